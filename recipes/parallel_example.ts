@@ -1,0 +1,31 @@
+/**
+ * LOFAR's classic example: fan jobs out over the hosts; each job logs its arguments from the
+ * host it runs on and reports where it ran.
+ */
+import { BaseRecipe, ComputeJob, RemoteCommand, field } from '../support/index.js';
+
+export default class ParallelExample extends RemoteCommand(BaseRecipe) {
+  static override description = 'fan jobs out over hosts; each logs its arguments from its host';
+  static override inputs = {
+    hosts: field.list({ help: 'hosts to run on, round robin', default: ['localhost'] }),
+    jobs: field.int({ help: 'how many jobs', default: 4 }),
+    message: field.string({ help: 'what each job says', default: 'hello' }),
+    sleep: field.float({ help: 'seconds each job waits before it ends', default: 0 }),
+    maxPerNode: field.int({ help: 'jobs at a time per host (default: [remote] max_per_node)', optional: true }),
+  };
+
+  override async go(): Promise<number> {
+    const { hosts, jobs: count, message, sleep, maxPerNode } = this.inputs;
+    if (hosts.length === 0) {
+      this.logger.error('no hosts given');
+      return 1;
+    }
+    const script = this.nodeScript('parallel_example');
+    const jobs = Array.from({ length: count }, (_, i) => new ComputeJob(hosts[i % hosts.length], script, [i, message, sleep]));
+    await this.scheduleJobs(jobs, { maxPerNode });
+    this.outputs.jobs = jobs.map((job) => ({ job: job.id, host: job.results.host, state: job.results.state, ...job.results.outputs }));
+    const failed = jobs.filter((job) => job.results.state === 'failed').length;
+    this.logger.info(`${jobs.length - failed} of ${jobs.length} jobs succeeded`);
+    return this.error.isSet() ? 1 : 0;
+  }
+}

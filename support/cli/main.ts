@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+/**
+ * The `pipeline` command. Exit codes: 0 success, 1 the recipe reported failure, 2 usage,
+ * configuration or input error, 130 interrupted (SIGINT), 143 terminated (SIGTERM).
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { UsageError } from '../errors.js';
+import { describeCommand } from './describe-command.js';
+import { listCommand } from './list-command.js';
+import { runCommand } from './run-command.js';
+import { exitWith, reportFatal } from './exit.js';
+
+const GLOBAL_OPTIONS = {
+  config: { type: 'string', describe: 'pipeline.cfg to use (default: ./pipeline.cfg, ~/.pipeline.cfg, the shipped one)' },
+} as const;
+
+async function main(argv: string[]): Promise<number> {
+  let result: Promise<number> | undefined;
+  await yargs(argv)
+    .scriptName('pipeline')
+    .usage('$0 <command> [options]')
+    .parserConfiguration({ 'camel-case-expansion': false, 'parse-numbers': false, 'parse-positional-numbers': false, 'dot-notation': false })
+    .options(GLOBAL_OPTIONS)
+    .command('run <recipe>', 'run a recipe (name or path to a .js file); recipe inputs are --<input> value', (y) => y
+      .positional('recipe', { type: 'string', describe: 'recipe name, tasks.cfg task, or path to a .js recipe' })
+      .option('job-name', { alias: 'j', type: 'string', describe: 'job name (default: the recipe name); the same name resumes' })
+      .option('dry-run', { type: 'boolean', describe: 'print every job that would be dispatched, dispatch none' })
+      .option('verbose', { alias: 'v', type: 'boolean', describe: 'show verbose messages on the console' })
+      .option('debug', { alias: 'd', type: 'boolean', describe: 'show debug messages on the console' })
+      .strict(false),
+    (args) => { result = runCommand(args); })
+    .command('list', 'list the recipes with their descriptions', {}, (args) => { result = listCommand(args); })
+    .command('describe <recipe>', "show a recipe's inputs: kinds, defaults, help", (y) => y.positional('recipe', { type: 'string' }),
+      (args) => { result = describeCommand(args); })
+    .demandCommand(1, 'say which command: run, list or describe')
+    .strictCommands()
+    .fail((message, error) => {
+      throw error ?? new UsageError(message);
+    })
+    .help()
+    .version(false)
+    .parseAsync();
+  return result ?? 0;
+}
+
+main(hideBin(process.argv)).then(exitWith, reportFatal);

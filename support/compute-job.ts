@@ -1,0 +1,87 @@
+/** A ComputeJob: "run this node script (or command) on that host with these arguments". */
+import type { JsonValue } from './protocol.js';
+
+/** Why a job failed; a job that succeeded has none. */
+export type FailureReason =
+  | 'exit'            // ended with a non-zero return code
+  | 'signal'          // killed by a signal
+  | 'timeout'         // ran longer than its timeout and was stopped
+  | 'connection-lost' // the connection to its host dropped while it ran
+  | 'launch-failed'   // could not be started: host unreachable, authentication, host key, executable missing
+  | 'cancelled'       // the run was interrupted, or fail-fast stopped it
+  | 'node-exception'; // the node script threw
+
+export type JobState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
+
+export interface JobResults {
+  state: JobState;
+  /** The real exit code; null when the job was killed by a signal or never ran. */
+  returncode: number | null;
+  /** Name of the signal that ended the job, e.g. 'SIGKILL'. */
+  signal: string | null;
+  /** What the node script put in `this.outputs` (for a plain command: its `stdout` lines). */
+  outputs: Record<string, JsonValue>;
+  /** Wall-clock seconds from launch to end. */
+  duration: number;
+  /** The host the job ran on. */
+  host: string;
+  failure?: FailureReason;
+  /** One line a user can act on, when the job failed. */
+  message?: string;
+  /** The node's stack trace, for `node-exception`. */
+  stack?: string;
+}
+
+/** A node script to run as a job; made by `recipe.nodeScript(name)`. Any other command is a shell command. */
+export class NodeScript {
+  /** Absolute path of the built node script (.js) on the control node. */
+  readonly path: string;
+  readonly name: string;
+  constructor(path: string, name: string) {
+    this.path = path;
+    this.name = name;
+  }
+  toString(): string {
+    return this.name;
+  }
+}
+
+export interface ComputeJobOptions {
+  /** Seconds after which the job is stopped (TERM, then KILL) and fails with `timeout`. */
+  timeout?: number;
+  /** A name for logs and records; default: the job's sequence number in the run. */
+  name?: string;
+  /** Extra environment variables for this job. */
+  environment?: Record<string, string>;
+}
+
+let nextJobNumber = 1;
+
+export class ComputeJob {
+  readonly host: string;
+  readonly command: NodeScript | string;
+  readonly args: JsonValue[];
+  readonly options: ComputeJobOptions;
+  /** Run-wide id, used to tag log lines and messages. */
+  readonly id: string;
+  results: JobResults;
+
+  constructor(host: string, command: NodeScript | string, args: readonly JsonValue[] = [], options: ComputeJobOptions = {}) {
+    this.host = host;
+    this.command = command;
+    this.args = [...args];
+    this.options = options;
+    this.id = options.name ?? String(nextJobNumber++);
+    this.results = { state: 'pending', returncode: null, signal: null, outputs: {}, duration: 0, host };
+  }
+
+  get isNodeScript(): boolean {
+    return this.command instanceof NodeScript;
+  }
+
+  /** A one-line description for logs and --dry-run. */
+  describe(): string {
+    const args = this.args.map((arg) => JSON.stringify(arg)).join(' ');
+    return `${this.host} ${this.isNodeScript ? 'node script ' : ''}${String(this.command)}${args ? ' ' + args : ''}`;
+  }
+}

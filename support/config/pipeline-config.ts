@@ -1,0 +1,154 @@
+/**
+ * pipeline.cfg (DESIGN.md §7): lofarpipe's sections and keys, read through IniFile, with typed
+ * accessors whose errors name the file and the key.
+ */
+import { existsSync } from 'node:fs';
+import { availableParallelism, homedir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { ConfigError } from '../errors.js';
+import { frameworkRoot, shippedConfigDirectory } from '../framework-paths.js';
+import { IniFile, parseBool, parseList } from './ini.js';
+
+export type RemoteMethod = 'auto' | 'local' | 'ssh';
+const METHODS: readonly RemoteMethod[] = ['auto', 'local', 'ssh'];
+
+export function expandHome(path: string): string {
+  return path === '~' || path.startsWith('~/') ? homedir() + path.slice(1) : path;
+}
+
+/**
+ * Where pipeline.cfg is looked up: --config, then ./pipeline.cfg, then ~/.pipeline.cfg, then the
+ * shipped default.
+ */
+export function locateConfig(explicit: string | undefined, cwd = process.cwd()): string {
+  if (explicit) {
+    const path = resolve(cwd, expandHome(explicit));
+    if (!existsSync(path)) throw new ConfigError(path, `--config ${explicit}: no such file`);
+    return path;
+  }
+  const candidates = [join(cwd, 'pipeline.cfg'), join(homedir(), '.pipeline.cfg'), join(shippedConfigDirectory, 'pipeline.cfg')];
+  return candidates.find((path) => existsSync(path)) ?? candidates[candidates.length - 1]!;
+}
+
+export class PipelineConfig {
+  readonly ini: IniFile;
+  readonly file: string;
+  /** Values every lookup can interpolate: job_name, start_time, framework_root, cwd. */
+  readonly #vars: Record<string, string>;
+
+  constructor(ini: IniFile, vars: Record<string, string> = {}) {
+    this.ini = ini;
+    this.file = ini.file;
+    this.#vars = { framework_root: frameworkRoot, cwd: process.cwd(), ...vars };
+  }
+
+  static async load(path: string, vars: Record<string, string> = {}): Promise<PipelineConfig> {
+    return new PipelineConfig(await IniFile.load(path), vars);
+  }
+
+  /** A copy that interpolates with more variables (the run's job_name and start_time). */
+  withVars(vars: Record<string, string>): PipelineConfig {
+    return new PipelineConfig(this.ini, { ...this.#vars, ...vars });
+  }
+
+  #where(section: string, key: string): string {
+    const line = this.ini.lineOf(section, key);
+    return `${this.file}${line ? `:${line}` : ''}: [${section}] ${key}`;
+  }
+
+  has(section: string, key: string): boolean {
+    return this.ini.has(section, key);
+  }
+
+  /** The interpolated value, or `fallback` when the key is absent. */
+  get(section: string, key: string, fallback?: string): string | undefined {
+    if (!this.ini.has(section, key)) return fallback;
+    return this.ini.get(section, key, this.#vars);
+  }
+
+  require(section: string, key: string): string {
+    const value = this.get(section, key);
+    if (value === undefined) throw new ConfigError(this.file, `${this.file}: [${section}] ${key} is missing; it is required`);
+    return value;
+  }
+
+  getPath(section: string, key: string, fallback?: string): string | undefined {
+    const value = this.get(section, key, fallback);
+    return value === undefined ? undefined : this.#resolvePath(value);
+  }
+
+  getList(section: string, key: string): string[] {
+    const value = this.get(section, key);
+    return value === undefined ? [] : parseList(value);
+  }
+
+  getBool(section: string, key: string, fallback: boolean): boolean {
+    const value = this.get(section, key);
+    return value === undefined ? fallback : parseBool(value, this.#where(section, key));
+  }
+
+  getNumber(section: string, key: string, fallback: number, { integer = false, min = 0 } = {}): number {
+    const value = this.get(section, key);
+    if (value === undefined) return fallback;
+    const n = Number(value.trim());
+    if (value.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min) {
+      const kind = integer ? 'an integer' : 'a number';
+      throw new ConfigError(this.file, `${this.#where(section, key)}: expected ${kind} >= ${min}, got ${JSON.stringify(value)}`);
+    }
+    return n;
+  }
+
+  /** Relative paths in the file are taken relative to the file's own directory. */
+  #resolvePath(value: string): string {
+    const path = expandHome(value.trim());
+    return isAbsolute(path) ? path : resolve(dirname(this.file), path);
+  }
+
+  get runtimeDirectory(): string {
+    return this.#resolvePath(this.require('DEFAULT', 'runtime_directory'));
+  }
+
+  get workingDirectory(): string {
+    return this.getPath('DEFAULT', 'working_directory') ?? join(this.runtimeDirectory, 'working');
+  }
+
+  get recipeDirectories(): string[] {
+    return this.getList('DEFAULT', 'recipe_directories').map((dir) => this.#resolvePath(dir));
+  }
+
+  get taskFiles(): string[] {
+    return this.getList('DEFAULT', 'task_files').map((file) => this.#resolvePath(file));
+  }
+
+  /** `[layout] job_directory`, lofarpipe's default `<runtime_directory>/jobs/<job_name>`. */
+  get jobDirectory(): string {
+    return this.getPath('layout', 'job_directory') ?? join(this.runtimeDirectory, 'jobs', this.#vars.job_name ?? 'default');
+  }
+
+  /** `[logging] log_file`, default `<job_directory>/logs/<start_time>/pipeline.log`. */
+  get logFile(): string {
+    return this.getPath('logging', 'log_file') ?? join(this.jobDirectory, 'logs', this.#vars.start_time ?? 'run', 'pipeline.log');
+  }
+
+  get remoteMethod(): RemoteMethod {
+    const method = (this.get('remote', 'method') ?? 'auto').trim() as RemoteMethod;
+    if (!METHODS.includes(method)) {
+      throw new ConfigError(this.file, `${this.#where('remote', 'method')}: expected one of ${METHODS.join(', ')}, got ${JSON.stringify(method)}`);
+    }
+    return method;
+  }
+
+  get maxPerNode(): number {
+    return this.getNumber('remote', 'max_per_node', availableParallelism(), { integer: true, min: 1 });
+  }
+
+  /** Default job timeout in seconds; 0 means none. */
+  get jobTimeout(): number {
+    return this.getNumber('remote', 'job_timeout', 0);
+  }
+
+  /** `node` used to run node scripts (on the hosts too). */
+  get nodeExecutable(): string {
+    return this.get('remote', 'node_executable')?.trim() || process.execPath;
+  }
+}

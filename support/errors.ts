@@ -1,0 +1,53 @@
+/** Base of every error the framework raises on purpose; `reason` is a stable machine-readable tag. */
+export class PipelineError extends Error {
+  readonly reason: string;
+  constructor(reason: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.reason = reason;
+  }
+}
+
+/** Bad user input: configuration, recipe inputs, host lists. The CLI prints the message as one line and exits 2. */
+export class UsageError extends PipelineError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('usage', message, options);
+  }
+}
+
+/** A configuration file that cannot be used; the message names the file and the line or key. */
+export class ConfigError extends UsageError {
+  readonly file: string;
+  constructor(file: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.file = file;
+  }
+}
+
+/** A recipe input that is missing or does not have the declared kind. */
+export class InputError extends UsageError {
+  readonly input: string;
+  constructor(input: string, message: string) {
+    super(message);
+    this.input = input;
+  }
+}
+
+/** A recipe or node script name that resolves to nothing. */
+export class NotFoundError extends UsageError {}
+
+/** A message from a node that breaks the wire protocol (not JSON, unknown type, wrong job). */
+export class ProtocolError extends PipelineError {
+  constructor(message: string) {
+    super('protocol', message);
+  }
+}
+
+/** The run was interrupted by a signal; `signal` decides the exit code (130 for SIGINT, 143 for SIGTERM). */
+export class InterruptedError extends PipelineError {
+  readonly signal: NodeJS.Signals;
+  constructor(signal: NodeJS.Signals) {
+    super('interrupted', `interrupted by ${signal}`);
+    this.signal = signal;
+  }
+}

@@ -1,0 +1,22 @@
+/** Where the framework itself is installed: its root, its shipped config, recipes and node scripts. */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+function findRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).name === 'pipeline-framework') return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('cannot find the pipeline-framework package root above ' + fileURLToPath(import.meta.url));
+    dir = parent;
+  }
+}
+
+/** The package root (holds package.json, config/ and dist/). */
+export const frameworkRoot = findRoot();
+export const shippedConfigDirectory = join(frameworkRoot, 'config');
+/** Built recipes and node scripts shipped with the framework. */
+export const shippedRecipeDirectory = join(frameworkRoot, 'dist', 'recipes');
+export const shippedNodeDirectory = join(frameworkRoot, 'dist', 'nodes');

@@ -1,0 +1,41 @@
+/** Chooses the launcher for each host from `[remote] method`, and owns them for one run. */
+import type { RemoteMethod } from '../config/pipeline-config.js';
+import { LocalLauncher } from './local.js';
+import { LaunchError, type Launcher } from './launcher.js';
+
+export type { Launcher, LaunchedProcess, ExitStatus } from './launcher.js';
+export { LaunchError } from './launcher.js';
+
+const LOCAL_NAMES = new Set(['localhost', '127.0.0.1', '::1', 'local']);
+
+export function isLocalHost(host: string): boolean {
+  return LOCAL_NAMES.has(host);
+}
+
+export type RemoteLauncherFactory = () => Launcher;
+
+export class Launchers {
+  readonly #method: RemoteMethod;
+  readonly #local = new LocalLauncher();
+  readonly #remoteFactory: RemoteLauncherFactory | undefined;
+  #remote: Launcher | undefined;
+
+  constructor(method: RemoteMethod, remoteFactory?: RemoteLauncherFactory) {
+    this.#method = method;
+    this.#remoteFactory = remoteFactory;
+  }
+
+  /** `local` runs every host's jobs on the control node (hosts are labels); `auto` uses SSH except for localhost; `ssh` always. */
+  for(host: string): Launcher {
+    if (this.#method === 'local' || (this.#method === 'auto' && isLocalHost(host))) return this.#local;
+    if (!this.#remoteFactory) {
+      throw new LaunchError(host, `host ${host} needs SSH, which this build does not have; set [remote] method = local to run its jobs on the control node`);
+    }
+    this.#remote ??= this.#remoteFactory();
+    return this.#remote;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.#local.close(), this.#remote?.close()]);
+  }
+}

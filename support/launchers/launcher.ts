@@ -1,0 +1,37 @@
+/** One way of reaching a host: start a command there, hand back its streams, exit status and a way to stop it. */
+import type { Readable, Writable } from 'node:stream';
+import { PipelineError } from '../errors.js';
+
+export interface ExitStatus {
+  /** Exit code, or null when a signal ended the process or the connection dropped first. */
+  code: number | null;
+  signal: NodeJS.Signals | string | null;
+  /** True when the connection to the host dropped before the exit status arrived. */
+  connectionLost?: boolean;
+}
+
+export interface LaunchedProcess {
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /** Resolves once the process has ended and its output streams have been read to the end. */
+  readonly exited: Promise<ExitStatus>;
+  /** Stops the job's whole process group: TERM now, KILL after `graceMs`. */
+  terminate(graceMs: number): void;
+}
+
+export interface Launcher {
+  readonly name: string;
+  start(host: string, command: string): Promise<LaunchedProcess>;
+  /** Releases connections; running processes are terminated. */
+  close(): Promise<void>;
+}
+
+/** The launcher could not start the command at all; the job fails with `launch-failed`. */
+export class LaunchError extends PipelineError {
+  readonly host: string;
+  constructor(host: string, message: string, options?: { cause?: unknown; reason?: string }) {
+    super(options?.reason ?? 'launch-failed', message, options);
+    this.host = host;
+  }
+}

@@ -1,0 +1,61 @@
+/** The local launcher: `sh -c` on the control node, each job in its own process group. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { signalGroup } from '../process-group.js';
+import { LaunchError, type ExitStatus, type LaunchedProcess, type Launcher } from './launcher.js';
+
+class LocalProcess implements LaunchedProcess {
+  readonly #child: ChildProcess;
+  readonly exited: Promise<ExitStatus>;
+  #killTimer: NodeJS.Timeout | undefined;
+
+  constructor(child: ChildProcess) {
+    this.#child = child;
+    this.exited = new Promise((resolve) => {
+      // The shell is gone: anything it left in its group goes too, or it would hold the pipes open.
+      child.on('exit', () => {
+        if (child.pid) signalGroup(child.pid, 'SIGKILL');
+      });
+      child.on('close', (code, signal) => {
+        clearTimeout(this.#killTimer);
+        resolve({ code, signal });
+      });
+    });
+    child.stdin!.on('error', () => {}); // EPIPE when the job ends before reading its stdin
+  }
+
+  get stdin() { return this.#child.stdin!; }
+  get stdout() { return this.#child.stdout!; }
+  get stderr() { return this.#child.stderr!; }
+
+  terminate(graceMs: number): void {
+    const pid = this.#child.pid;
+    if (!pid) return;
+    signalGroup(pid, 'SIGTERM');
+    clearTimeout(this.#killTimer);
+    this.#killTimer = setTimeout(() => signalGroup(pid, 'SIGKILL'), graceMs);
+    this.#killTimer.unref();
+  }
+}
+
+export class LocalLauncher implements Launcher {
+  readonly name = 'local';
+  readonly #running = new Set<LocalProcess>();
+
+  async start(host: string, command: string): Promise<LaunchedProcess> {
+    // detached: the shell becomes a session and group leader, so the whole job can be signalled.
+    const child = spawn('/bin/sh', ['-c', command], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', (error) => reject(new LaunchError(host, `cannot start /bin/sh on the control node: ${error.message}`, { cause: error })));
+    });
+    const launched = new LocalProcess(child);
+    this.#running.add(launched);
+    void launched.exited.then(() => this.#running.delete(launched));
+    return launched;
+  }
+
+  async close(): Promise<void> {
+    for (const launched of this.#running) launched.terminate(2000);
+    await Promise.all([...this.#running].map((launched) => launched.exited));
+  }
+}
