@@ -51,3 +51,12 @@ export class InterruptedError extends PipelineError {
     this.signal = signal;
   }
 }
+
+/** A recipe called through runTask returned non-zero; lofarpipe's PipelineRecipeFailed. */
+export class RecipeFailedError extends PipelineError {
+  readonly returncode: number;
+  constructor(name: string, returncode: number) {
+    super('recipe-failed', `recipe ${name} failed with return code ${returncode}`);
+    this.returncode = returncode;
+  }
+}

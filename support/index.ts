@@ -7,7 +7,6 @@ export { field, type Field, type FieldKind, type InputsOf } from './fields.js';
 export { ErrorFlag } from './error-flag.js';
 export type { ScheduleOptions } from './scheduler.js';
 export { PipelineConfig } from './config/pipeline-config.js';
-export { RecipeFailedError } from './pipeline-run.js';
 export * from './errors.js';
 export type { JsonValue, LogLevel } from './protocol.js';
 export { shellQuote } from './launch-command.js';

@@ -4,7 +4,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import type { PipelineConfig } from './config/pipeline-config.js';
-import { InputError, PipelineError, UsageError } from './errors.js';
+import { InputError, RecipeFailedError, UsageError } from './errors.js';
 import { resolveInputs } from './fields.js';
 import { Launchers } from './launchers/index.js';
 import { openRunLog, type RunLog } from './logging.js';
@@ -12,15 +12,6 @@ import type { LogLevel } from './protocol.js';
 import { findRecipe, findTask, loadRecipe, type LoadedRecipe } from './recipe-loader.js';
 import type { RecipeContext } from './recipe.js';
 import { Scheduler } from './scheduler.js';
-
-/** A sub-recipe called through runTask returned non-zero; lofarpipe's PipelineRecipeFailed. */
-export class RecipeFailedError extends PipelineError {
-  readonly returncode: number;
-  constructor(name: string, returncode: number) {
-    super('recipe-failed', `recipe ${name} failed with return code ${returncode}`);
-    this.returncode = returncode;
-  }
-}
 
 export interface PipelineRunOptions {
   config: PipelineConfig;

@@ -1,0 +1,86 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { stderrLines, userProject, type CliResult, type Workspace } from '../harness/pipeline-cli.js';
+
+/** Exit 2, one clear line on stderr, no stack trace, nothing printed as outputs. */
+function expectUsageError(result: CliResult, pattern: RegExp): void {
+  const lines = stderrLines(result);
+  expect(result.code, result.stderr).to.equal(2);
+  expect(lines, result.stderr).to.have.lengthOf(1);
+  expect(lines[0]).to.match(pattern);
+  expect(result.stderr).not.to.match(/^\s+at /m);
+  expect(result.stdout).to.equal('');
+}
+
+describe('bad input: exit 2 and one clear line', function () {
+  let ws: Workspace;
+  beforeEach(() => { ws = userProject(); });
+  afterEach(() => ws.remove());
+
+  it('an unknown recipe', async () => {
+    expectUsageError(await ws.run(['run', 'no_such_recipe']), /^pipeline: unknown recipe "no_such_recipe": not found in .*recipes/);
+  });
+
+  it('a recipe path that does not exist', async () => {
+    expectUsageError(await ws.run(['run', './nowhere/r.js']), /^pipeline: recipe file \.\/nowhere\/r\.js does not exist$/);
+  });
+
+  it('a file that is not a recipe', async () => {
+    ws.write('recipes/not_a_recipe.js', 'export default 42;\n');
+    expectUsageError(await ws.run(['run', 'not_a_recipe']), /default export must be a class that extends BaseRecipe/);
+  });
+
+  it('a recipe with a syntax error', async () => {
+    ws.write('recipes/broken.js', 'export default class {\n');
+    expectUsageError(await ws.run(['run', 'broken']), /^pipeline: recipe .*broken\.js cannot be loaded: SyntaxError/);
+  });
+
+  it('a missing required input', async () => {
+    expectUsageError(await ws.run(['run', 'echo_bytes', '--out', '.']), /^pipeline: input --texts is required: JSON file with an array of strings \(an existing file\)$/);
+  });
+
+  it('a value of the wrong type', async () => {
+    expectUsageError(await ws.run(['run', 'parallel_example', '--jobs', 'three']), /^pipeline: input --jobs: expected an integer, got "three"$/);
+    expectUsageError(await ws.run(['run', 'parallel_example', '--sleep', '1x']), /^pipeline: input --sleep: expected a number, got "1x"$/);
+  });
+
+  it('a file input that does not exist', async () => {
+    expectUsageError(await ws.run(['run', 'echo_bytes', '--texts', 'missing.json', '--out', '.']), /^pipeline: input --texts: expected an existing file, got "missing\.json \(no such file\)"$/);
+  });
+
+  it('an unknown input', async () => {
+    expectUsageError(await ws.run(['run', 'parallel_example', '--jbos', '3']), /^pipeline: unknown input --jbos; this recipe's inputs: --hosts, --jobs/);
+  });
+
+  it('a config file that does not exist', async () => {
+    expectUsageError(await ws.run(['run', 'greet', '--config', 'nope.cfg'], { config: false }), /^pipeline: --config nope\.cfg: no such file$/);
+  });
+
+  it('a config file that cannot be read', async () => {
+    mkdirSync(join(ws.dir, 'dir.cfg'));
+    expectUsageError(await ws.run(['run', 'greet', '--config', 'dir.cfg'], { config: false }), /^pipeline: .*dir\.cfg: cannot read: EISDIR/);
+  });
+
+  it('a config file with a syntax error names the file and line', async () => {
+    ws.writeConfig('[remote]\nthis line is wrong\n');
+    expectUsageError(await ws.run(['run', 'greet']), new RegExp(`^pipeline: ${ws.configPath}:\\d+: `));
+  });
+
+  it('a config value of the wrong kind names the file, line and key', async () => {
+    ws.writeConfig('[logging]\n[cluster]\n');
+    ws.write('pipeline.cfg', `[DEFAULT]\nruntime_directory = ${ws.runtimeDirectory}\n[remote]\nmax_per_node = many\n`);
+    expectUsageError(await ws.run(['run', 'greet']), new RegExp(`^pipeline: ${ws.configPath}:4: \\[remote\\] max_per_node: expected an integer >= 1, got "many"$`));
+  });
+
+  it('an unknown interpolation names the key', async () => {
+    ws.write('pipeline.cfg', `[DEFAULT]\nruntime_directory = %(nowhere)s/x\n`);
+    expectUsageError(await ws.run(['run', 'greet']), /runtime_directory: %\(nowhere\)s refers to an unknown key 'nowhere'/);
+  });
+
+  it('an unknown command', async () => {
+    const result = await ws.run(['fly']);
+    expect(result.code).to.equal(2);
+    expect(result.stderr).to.include('Unknown');
+  });
+});

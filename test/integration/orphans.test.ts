@@ -1,0 +1,48 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { expect } from 'chai';
+import { cliPath, userProject, type Workspace } from '../harness/pipeline-cli.js';
+
+/** Alive and not a zombie (PID 1 here may be slow to reap). */
+function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor(condition: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (condition()) return true;
+    await sleep(50);
+  }
+  return condition();
+}
+
+describe('stdin closing takes down the node\'s whole process group', function () {
+  let ws: Workspace;
+  const started: number[] = [];
+  beforeEach(() => { ws = userProject(); });
+  afterEach(() => {
+    for (const pid of started.splice(0)) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    ws.remove();
+  });
+
+  it('when the master is killed with SIGKILL, the node and the child it started exit within 5 s', async () => {
+    const pidFile = join(ws.dir, 'pids.json');
+    const master = spawn(process.execPath, [cliPath, 'run', 'orphan_maker', '--pid-file', pidFile, '--config', ws.configPath], { cwd: ws.dir, stdio: 'ignore' });
+    started.push(master.pid!);
+    expect(await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').length > 0, 20_000), 'node started').to.equal(true);
+    const pids = JSON.parse(readFileSync(pidFile, 'utf8')) as { node: number; child: number };
+    started.push(pids.node, pids.child);
+    expect(isAlive(pids.node) && isAlive(pids.child)).to.equal(true);
+
+    master.kill('SIGKILL');
+    expect(await waitFor(() => !isAlive(pids.node) && !isAlive(pids.child), 5_000), 'node and child gone within 5 s').to.equal(true);
+  });
+});

@@ -1,0 +1,14 @@
+// mocha's spec reporter, plus the one closing line CI reads: `N passed, N failed`.
+const Mocha = require('mocha');
+
+class SummaryReporter extends Mocha.reporters.Spec {
+  constructor(runner, options) {
+    super(runner, options);
+    runner.once('end', () => {
+      const { passes, failures, pending } = runner.stats;
+      process.stdout.write(`${passes} passed, ${failures} failed${pending ? `, ${pending} skipped` : ''}\n`);
+    });
+  }
+}
+
+module.exports = SummaryReporter;
