@@ -32,16 +32,18 @@ describe('the shipped example recipes', function () {
   });
 
   it('executable_args: one job per input with its own return code and output lines', async () => {
-    ws.write('a.txt', 'one\ntwo\n');
-    ws.write('b.txt', 'three\n');
-    const result = await ws.run(['run', 'executable_args', '--executable', 'wc', '--arguments=-l', '--inputs', 'a.txt,b.txt,missing.txt']);
+    // jobs start in working_directory, so inputs are given as absolute paths
+    const a = ws.write('a.txt', 'one\ntwo\n');
+    const b = ws.write('b.txt', 'three\n');
+    const missing = `${ws.dir}/missing.txt`;
+    const result = await ws.run(['run', 'executable_args', '--executable', 'wc', '--arguments=-l', '--inputs', [a, b, missing].join(',')]);
     expect(result.code).to.equal(1); // missing.txt fails
     const { results } = JSON.parse(result.stdout);
     expect(results).to.have.lengthOf(3);
-    expect(results[0]).to.include({ input: 'a.txt', returncode: 0 });
-    expect(results[0].stdout).to.deep.equal(['2 a.txt']);
-    expect(results[1].stdout).to.deep.equal(['1 b.txt']);
-    expect(results[2]).to.include({ input: 'missing.txt', returncode: 1, failure: 'exit' });
+    expect(results[0]).to.include({ input: a, returncode: 0 });
+    expect(results[0].stdout).to.deep.equal([`2 ${a}`]);
+    expect(results[1].stdout).to.deep.equal([`1 ${b}`]);
+    expect(results[2]).to.include({ input: missing, returncode: 1, failure: 'exit' });
   });
 
   it('a tasks.cfg task runs its recipe with the task\'s inputs, overridable on the command line', async () => {
