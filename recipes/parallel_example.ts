@@ -1,5 +1,5 @@
 /**
- * LOFAR's classic example: fan jobs out over the hosts; each job logs its arguments from the
+ * LOFAR's classic example: fan jobs out over the cluster's hosts, round robin; each job logs its arguments from the
  * host it runs on and reports where it ran.
  */
 import { BaseRecipe, ComputeJob, RemoteCommand, field } from '../support/index.js';
@@ -7,7 +7,6 @@ import { BaseRecipe, ComputeJob, RemoteCommand, field } from '../support/index.j
 export default class ParallelExample extends RemoteCommand(BaseRecipe) {
   static override description = 'fan jobs out over hosts; each logs its arguments from its host';
   static override inputs = {
-    hosts: field.list({ help: 'hosts to run on, round robin', default: ['localhost'] }),
     jobs: field.int({ help: 'how many jobs', default: 4 }),
     message: field.string({ help: 'what each job says', default: 'hello' }),
     sleep: field.float({ help: 'seconds each job waits before it ends', default: 0 }),
@@ -15,11 +14,8 @@ export default class ParallelExample extends RemoteCommand(BaseRecipe) {
   };
 
   override async go(): Promise<number> {
-    const { hosts, jobs: count, message, sleep, maxPerNode } = this.inputs;
-    if (hosts.length === 0) {
-      this.logger.error('no hosts given');
-      return 1;
-    }
+    const { jobs: count, message, sleep, maxPerNode } = this.inputs;
+    const hosts = this.hosts; // --hosts, or the clusterdesc's compute nodes
     const script = this.nodeScript('parallel_example');
     const jobs = Array.from({ length: count }, (_, i) => new ComputeJob(hosts[i % hosts.length], script, [i, message, sleep]));
     await this.scheduleJobs(jobs, { maxPerNode });

@@ -58,7 +58,8 @@ export interface ComputeJobOptions {
 let nextJobNumber = 1;
 
 export class ComputeJob {
-  readonly host: string;
+  /** Where the job runs; a job created without a host gets the least busy cluster host when it is scheduled. */
+  host: string;
   readonly command: NodeScript | string;
   readonly args: JsonValue[];
   readonly options: ComputeJobOptions;
@@ -66,13 +67,13 @@ export class ComputeJob {
   readonly id: string;
   results: JobResults;
 
-  constructor(host: string, command: NodeScript | string, args: readonly JsonValue[] = [], options: ComputeJobOptions = {}) {
-    this.host = host;
+  constructor(host: string | null | undefined, command: NodeScript | string, args: readonly JsonValue[] = [], options: ComputeJobOptions = {}) {
+    this.host = host ?? '';
     this.command = command;
     this.args = [...args];
     this.options = options;
     this.id = options.name ?? String(nextJobNumber++);
-    this.results = { state: 'pending', returncode: null, signal: null, outputs: {}, duration: 0, host };
+    this.results = { state: 'pending', returncode: null, signal: null, outputs: {}, duration: 0, host: this.host };
   }
 
   get isNodeScript(): boolean {

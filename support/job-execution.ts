@@ -59,7 +59,7 @@ class JobExecution {
     const job = this.#job;
     const began = performance.now();
     job.results = { state: 'running', returncode: null, signal: null, outputs: {}, duration: 0, host: job.host };
-    this.#log.debug(`starting ${job.describe()}`);
+    this.#log.debug(`starting ${job.describe()} as: ${this.#options.command}`);
     let outcome: Outcome;
     let status: ExitStatus = { code: null, signal: null };
     if (this.#options.signal?.aborted) {

@@ -2,11 +2,16 @@
  * One `pipeline run`: the job directory, the central log, the launchers and the scheduler that
  * a recipe and the recipes it calls through runTask share; interruption; clean shut-down.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import type { PipelineConfig } from './config/pipeline-config.js';
 import { InputError, RecipeFailedError, UsageError } from './errors.js';
 import { resolveInputs } from './fields.js';
+import { relative, isAbsolute, join } from 'node:path';
+import { ClusterDescription, expandHostRange } from './cluster-description.js';
+import { frameworkRoot } from './framework-paths.js';
 import { Launchers } from './launchers/index.js';
+import { SshLauncher } from './launchers/ssh.js';
+import { SshClientConfig } from './ssh/client-config.js';
 import { openRunLog, type RunLog } from './logging.js';
 import type { LogLevel } from './protocol.js';
 import { findRecipe, findTask, loadRecipe, type LoadedRecipe } from './recipe-loader.js';
@@ -18,6 +23,8 @@ export interface PipelineRunOptions {
   jobName: string;
   consoleLevel: LogLevel;
   dryRun?: boolean;
+  /** `--hosts`: host names with ranges (`node[01..04]`); default: the clusterdesc's compute nodes. */
+  hosts?: string;
   /** Milliseconds between TERM and KILL when jobs are stopped. */
   graceMs?: number;
 }
@@ -39,7 +46,10 @@ export class PipelineRun {
   readonly log: RunLog;
   readonly launchers: Launchers;
   readonly scheduler: Scheduler;
+  /** The cluster's compute hosts: `--hosts`, else `[cluster] clusterdesc`, else localhost. */
+  readonly hosts: string[];
   readonly #abort = new AbortController();
+  readonly #hostsGiven: boolean;
   #interruptedBy: NodeJS.Signals | undefined;
 
   constructor(options: PipelineRunOptions) {
@@ -53,18 +63,39 @@ export class PipelineRun {
     const logFile = this.config.logFile;
     const workingDirectory = this.config.workingDirectory;
     const nodeExecutable = this.config.nodeExecutable;
+    const installRoot = this.config.installRoot;
+    const environment = this.config.environment;
+    const clientConfig = new SshClientConfig(this.config.sshConfigFile, {
+      identityFile: this.config.identityFile,
+      acceptNewHostKeys: this.config.acceptNewHostKeys,
+      connectTimeout: this.config.connectTimeout,
+    });
+    const sshOptions = {
+      clientConfig,
+      sessionsPerConnection: this.config.sessionsPerConnection,
+      connectionsPerHost: this.config.connectionsPerHost,
+      keepaliveInterval: this.config.keepaliveInterval,
+      keepaliveCountMax: this.config.keepaliveCountMax,
+      concurrentHandshakes: 8,
+    };
+    this.#hostsGiven = options.hosts !== undefined;
+    this.hosts = options.hosts !== undefined ? expandHostRange(options.hosts, '--hosts') : clusterHosts(this.config);
     mkdirSync(this.jobDirectory, { recursive: true });
     this.log = openRunLog({ consoleLevel: options.consoleLevel, logFile });
-    this.launchers = new Launchers(method);
+    this.launchers = new Launchers(method, () => new SshLauncher({
+      ...sshOptions,
+      onNewHostKey: (target, file, print) => this.logger.warn(`accepted new host key of ${target.alias} (${print}) into ${file}`),
+    }));
     this.scheduler = new Scheduler({
       launchers: this.launchers,
       logger: this.log.logger,
       placement: {
         workingDirectory,
-        environment: {},
+        environment,
         nodeExecutable,
-        scriptPath: (path) => path,
+        scriptPath: (path) => installedPath(path, installRoot),
       },
+      hosts: this.hosts,
       signal: this.#abort.signal,
       logLevel: 'debug',
       graceMs: options.graceMs ?? 5000,
@@ -107,6 +138,8 @@ export class PipelineRun {
         raw[name] = value;
       }
     }
+    // A recipe that declares a `hosts` input receives --hosts there too.
+    if ('hosts' in fields && this.#hostsGiven) raw.hosts = this.hosts;
     Object.assign(raw, given);
     return { recipe, inputs: resolveInputs(fields, raw) };
   }
@@ -118,6 +151,7 @@ export class PipelineRun {
       logger: this.logger,
       jobName: this.jobName,
       jobDirectory: this.jobDirectory,
+      hosts: this.hosts,
       recipePath: recipe.path,
       scheduler: this.scheduler,
       runTask: (name, overrides) => this.#runTask(name, overrides),
@@ -160,4 +194,18 @@ function tryFind(nameOrPath: string, config: PipelineConfig): string | undefined
   } catch {
     return undefined;
   }
+}
+
+/** A node script's path on the hosts: under install_root when it is part of the framework. */
+function installedPath(path: string, installRoot: string): string {
+  const inside = relative(frameworkRoot, path);
+  if (installRoot === frameworkRoot || inside.startsWith('..') || isAbsolute(inside)) return path;
+  return join(installRoot, inside);
+}
+
+function clusterHosts(config: PipelineConfig): string[] {
+  const file = config.clusterdesc;
+  if (!file || !existsSync(file)) return ['localhost'];
+  const nodes = ClusterDescription.parse(readFileSync(file, 'utf8'), file).computeNodes();
+  return nodes.length > 0 ? nodes : ['localhost'];
 }

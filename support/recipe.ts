@@ -18,6 +18,8 @@ export interface RecipeContext {
   logger: Logger;
   jobName: string;
   jobDirectory: string;
+  /** The cluster's compute hosts. */
+  hosts: string[];
   /** The recipe's own module file: node scripts are looked up next to it. */
   recipePath: string;
   scheduler: Scheduler;
@@ -45,6 +47,8 @@ export class BaseRecipe {
   readonly config: PipelineConfig;
   readonly jobName: string;
   readonly jobDirectory: string;
+  /** The cluster's compute hosts: `--hosts`, else the clusterdesc's compute nodes, else localhost. */
+  readonly hosts: string[];
   /** The run this recipe belongs to; framework internals, used by mixins such as RemoteCommand. */
   readonly context: RecipeContext;
 
@@ -55,6 +59,7 @@ export class BaseRecipe {
     this.config = context.config;
     this.jobName = context.jobName;
     this.jobDirectory = context.jobDirectory;
+    this.hosts = context.hosts;
   }
 
   /** The recipe's work; resolves with its exit code (0 success). */

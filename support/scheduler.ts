@@ -32,6 +32,8 @@ export interface SchedulerSettings {
   maxPerNode: number;
   timeout: number;
   dryRun: boolean;
+  /** Hosts for jobs created without one: each goes to the one with the fewest outstanding jobs. */
+  hosts: string[];
   /** Where --dry-run prints the jobs. */
   dryRunOutput: NodeJS.WritableStream;
 }
@@ -40,6 +42,8 @@ export type JobEndedListener = (job: ComputeJob) => void;
 
 export class Scheduler {
   readonly #settings: SchedulerSettings;
+  /** Jobs queued or running per host, over every scheduleJobs call of the run. */
+  readonly #outstanding = new Map<string, number>();
 
   constructor(settings: SchedulerSettings) {
     this.#settings = settings;
@@ -47,8 +51,16 @@ export class Scheduler {
 
   async run(jobs: readonly ComputeJob[], options: ScheduleOptions = {}, onEnded?: JobEndedListener): Promise<void> {
     const settings = this.#settings;
+    for (const job of jobs) {
+      if (!job.host) job.host = this.#leastBusyHost();
+      job.results.host = job.host;
+      this.#outstanding.set(job.host, (this.#outstanding.get(job.host) ?? 0) + 1);
+    }
     if (settings.dryRun) {
-      for (const job of jobs) this.#printDryRun(job);
+      for (const job of jobs) {
+        this.#printDryRun(job);
+        this.#outstanding.set(job.host, this.#outstanding.get(job.host)! - 1);
+      }
       return;
     }
     const maxPerNode = options.maxPerNode ?? settings.maxPerNode;
@@ -73,9 +85,18 @@ export class Scheduler {
           settings.logger.warn(`fail-fast: job ${job.id} on ${job.host} failed, cancelling the rest`);
           stop.abort();
         }
+        this.#outstanding.set(job.host, this.#outstanding.get(job.host)! - 1);
         onEnded?.(job);
       }));
     }));
+  }
+
+  #leastBusyHost(): string {
+    let best = this.#settings.hosts[0] ?? 'localhost';
+    for (const host of this.#settings.hosts) {
+      if ((this.#outstanding.get(host) ?? 0) < (this.#outstanding.get(best) ?? 0)) best = host;
+    }
+    return best;
   }
 
   #printDryRun(job: ComputeJob): void {

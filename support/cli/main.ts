@@ -25,6 +25,7 @@ async function main(argv: string[]): Promise<number> {
     .command('run <recipe>', 'run a recipe (name or path to a .js file); recipe inputs are --<input> value', (y) => y
       .positional('recipe', { type: 'string', describe: 'recipe name, tasks.cfg task, or path to a .js recipe' })
       .option('job-name', { alias: 'j', type: 'string', describe: 'job name (default: the recipe name); the same name resumes' })
+      .option('hosts', { type: 'string', describe: 'compute hosts, with ranges: node[01..16],gpu1..4 (default: the clusterdesc)' })
       .option('dry-run', { type: 'boolean', describe: 'print every job that would be dispatched, dispatch none' })
       .option('verbose', { alias: 'v', type: 'boolean', describe: 'show verbose messages on the console' })
       .option('debug', { alias: 'd', type: 'boolean', describe: 'show debug messages on the console' })

@@ -5,7 +5,7 @@ import { PipelineRun } from '../pipeline-run.js';
 import type { LogLevel } from '../protocol.js';
 import { basename, extname } from 'node:path';
 
-const RUN_OPTIONS = new Set(['_', '$0', 'recipe', 'config', 'job-name', 'j', 'dry-run', 'verbose', 'v', 'debug', 'd', 'help']);
+const RUN_OPTIONS = new Set(['_', '$0', 'recipe', 'config', 'job-name', 'j', 'dry-run', 'verbose', 'v', 'debug', 'd', 'help', 'hosts']);
 
 export function inputArguments(args: Record<string, unknown>): Record<string, unknown> {
   const given: Record<string, unknown> = {};
@@ -25,7 +25,8 @@ export async function runCommand(args: Record<string, unknown>): Promise<number>
   const recipeArg = String(args.recipe);
   const config = await PipelineConfig.load(locateConfig(args.config as string | undefined));
   const jobName = (args['job-name'] as string | undefined) ?? basename(recipeArg, extname(recipeArg));
-  const run = new PipelineRun({ config, jobName, consoleLevel: consoleLevel(args), dryRun: Boolean(args['dry-run']) });
+  const hosts = args.hosts === undefined ? undefined : [args.hosts].flat().map(String).join(',');
+  const run = new PipelineRun({ config, jobName, consoleLevel: consoleLevel(args), dryRun: Boolean(args['dry-run']), hosts });
   let interrupts = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     interrupts++;

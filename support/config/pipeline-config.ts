@@ -151,4 +151,72 @@ export class PipelineConfig {
   get nodeExecutable(): string {
     return this.get('remote', 'node_executable')?.trim() || process.execPath;
   }
+
+  /** `[remote] ssh_config`: the OpenSSH client configuration, default ~/.ssh/config. */
+  get sshConfigFile(): string {
+    return this.getPath('remote', 'ssh_config') ?? join(homedir(), '.ssh', 'config');
+  }
+
+  get identityFile(): string | undefined {
+    return this.getPath('remote', 'identity_file');
+  }
+
+  get acceptNewHostKeys(): boolean {
+    return this.getBool('remote', 'accept_new_host_keys', false);
+  }
+
+  /** Seconds for TCP connect, handshake and authentication, unless ssh_config's ConnectTimeout says otherwise. */
+  get connectTimeout(): number {
+    return this.getNumber('remote', 'connect_timeout', 10, { min: 0.1 });
+  }
+
+  /** Exec channels per SSH connection: at most the server's MaxSessions (OpenSSH default 10). */
+  get sessionsPerConnection(): number {
+    return this.getNumber('remote', 'max_sessions', 10, { integer: true, min: 1 });
+  }
+
+  get connectionsPerHost(): number {
+    return this.getNumber('remote', 'max_connections_per_host', 4, { integer: true, min: 1 });
+  }
+
+  /** A dead host is noticed after keepalive_interval x keepalive_count_max seconds. */
+  get keepaliveInterval(): number {
+    return this.getNumber('remote', 'keepalive_interval', 5, { min: 0.5 });
+  }
+
+  get keepaliveCountMax(): number {
+    return this.getNumber('remote', 'keepalive_count_max', 3, { integer: true, min: 1 });
+  }
+
+  /** Where the built framework lives on the hosts; default: the same path as here (shared filesystem). */
+  get installRoot(): string {
+    return this.getPath('remote', 'install_root') ?? frameworkRoot;
+  }
+
+  /**
+   * Environment for jobs, set on their command line: PATH, LD_LIBRARY_PATH and PYTHONPATH as the
+   * master has them, plus `[remote] environment` entries (`NAME` takes the master's value, `NAME=value` sets it).
+   */
+  get environment(): Record<string, string> {
+    const environment: Record<string, string> = {};
+    for (const name of ['PATH', 'LD_LIBRARY_PATH', 'PYTHONPATH']) {
+      const value = process.env[name];
+      if (value !== undefined) environment[name] = value;
+    }
+    for (const entry of this.getList('remote', 'environment')) {
+      const eq = entry.indexOf('=');
+      const name = eq === -1 ? entry : entry.slice(0, eq);
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+        throw new ConfigError(this.file, `${this.#where('remote', 'environment')}: ${JSON.stringify(name)} is not an environment variable name`);
+      }
+      const value = eq === -1 ? process.env[name] : entry.slice(eq + 1);
+      if (value !== undefined) environment[name] = value;
+    }
+    return environment;
+  }
+
+  /** `[cluster] clusterdesc`, when set. */
+  get clusterdesc(): string | undefined {
+    return this.getPath('cluster', 'clusterdesc');
+  }
 }

@@ -56,6 +56,10 @@ export class Workspace {
     return path;
   }
 
+  read(relative: string): string {
+    return readFileSync(join(this.dir, relative), 'utf8');
+  }
+
   jobDirectory(jobName: string): string {
     return join(this.runtimeDirectory, 'jobs', jobName);
   }

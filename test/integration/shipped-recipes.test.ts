@@ -17,7 +17,7 @@ describe('the shipped example recipes', function () {
     const result = await ws.run(['describe', 'executable_args']);
     expect(result.code).to.equal(0);
     expect(result.stdout).to.include('--executable <string>  program to run (a path, or a name on PATH) (required)');
-    expect(result.stdout).to.include('--hosts <list>  hosts to run on, round robin (default ["localhost"])');
+    expect(result.stdout).to.include('--inputs <list>  one job per item; the item is the last argument (required)');
     expect(result.stdout).to.include('--max-per-node <int>');
   });
 
