@@ -7,7 +7,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { LaunchError, type ExitStatus, type LaunchedProcess, type Launcher } from './launcher.js';
 import type { SshClientConfig, SshTarget } from '../ssh/client-config.js';
-import { ChannelRefusedError, SshConnection, type ClientChannel, type ConnectionOptions } from '../ssh/connection.js';
+import { ChannelRefusedError, SshConnection, type ClientChannel, type ConnectionOptions, type ExecChannel } from '../ssh/connection.js';
 
 export interface SshLauncherOptions {
   clientConfig: SshClientConfig;
@@ -45,12 +45,12 @@ class HostPool {
     this.#cap = launcher.options.sessionsPerConnection;
   }
 
-  async open(command: string): Promise<{ channel: ClientChannel; connection: SshConnection }> {
+  async open(command: string): Promise<{ exec: ExecChannel; connection: SshConnection }> {
     const giveUpAt = Date.now() + (this.#launcher.options.sessionWaitSeconds ?? 120) * 1000;
     for (let attempt = 0; ; attempt++) {
       const connection = await this.#slot();
       try {
-        return { channel: await connection.exec(command), connection };
+        return { exec: await connection.exec(command), connection };
       } catch (error) {
         this.release(connection);
         if (!(error instanceof ChannelRefusedError)) throw error;
@@ -114,12 +114,9 @@ class SshProcess implements LaunchedProcess {
   readonly exited: Promise<ExitStatus>;
   #killTimer: NodeJS.Timeout | undefined;
 
-  constructor(channel: ClientChannel, connection: SshConnection, release: () => void) {
+  constructor(exec: ExecChannel, connection: SshConnection, release: () => void) {
+    const channel = exec.channel;
     this.#channel = channel;
-    let status: ExitStatus | undefined;
-    channel.on('exit', (code: number | null, signal?: string) => {
-      status = { code: code ?? null, signal: signal ?? null };
-    });
     channel.on('error', () => {});
     this.exited = new Promise((resolve) => {
       let done = false;
@@ -129,7 +126,7 @@ class SshProcess implements LaunchedProcess {
         clearTimeout(this.#killTimer);
         release();
         // No exit status: the connection dropped (or the server closed the channel) first.
-        resolve(status ?? { code: null, signal: null, connectionLost: true });
+        resolve(exec.exit ?? { code: null, signal: null, connectionLost: true });
       };
       channel.once('close', finish);
       void connection.closed.then(() => setImmediate(finish));
@@ -209,9 +206,9 @@ export class SshLauncher implements Launcher {
   async start(host: string, command: string): Promise<LaunchedProcess> {
     let pool = this.#pools.get(host);
     if (!pool) this.#pools.set(host, (pool = new HostPool(host, this)));
-    const { channel, connection } = await pool.open(command);
+    const { exec, connection } = await pool.open(command);
     const owner = pool;
-    const launched = new SshProcess(channel, connection, () => owner.release(connection));
+    const launched = new SshProcess(exec, connection, () => owner.release(connection));
     this.#running.add(launched);
     void launched.exited.then(() => this.#running.delete(launched));
     return launched;

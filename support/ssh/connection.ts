@@ -13,6 +13,12 @@ import { fingerprint, KnownHosts, keyTypeOf } from './known-hosts.js';
 const { Client, utils } = ssh2;
 export type ClientChannel = ssh2.ClientChannel;
 
+export interface ExecChannel {
+  channel: ClientChannel;
+  /** Set once the server sent exit-status or exit-signal. */
+  exit: { code: number | null; signal: string | null } | undefined;
+}
+
 /** Why a connection could not be made; `host-key` failures are never retried. */
 export type ConnectFailure = 'unreachable' | 'timeout' | 'auth' | 'host-key';
 
@@ -183,8 +189,12 @@ export class SshConnection {
     });
   }
 
-  /** Opens an exec channel; ChannelRefusedError when the server has no session slot free. */
-  exec(command: string): Promise<ClientChannel> {
+  /**
+   * Opens an exec channel; ChannelRefusedError when the server has no session slot free.
+   * The exit status is caught at once: for a quick command it arrives in the same packet
+   * batch as the exec reply, before any later listener could see it.
+   */
+  exec(command: string): Promise<ExecChannel> {
     return new Promise((resolve, reject) => {
       if (this.#closed) {
         reject(new ChannelRefusedError('connection closed'));
@@ -192,7 +202,13 @@ export class SshConnection {
       }
       try {
         this.#client.exec(command, (error, channel) => {
-          if (!error) resolve(channel);
+          if (!error) {
+            const exec: ExecChannel = { channel, exit: undefined };
+            channel.once('exit', (code: number | null, signal?: string) => {
+              exec.exit = { code: code ?? null, signal: signal ?? null };
+            });
+            resolve(exec);
+          }
           else if (/Channel open failure/.test(error.message) || this.#closed) reject(new ChannelRefusedError(error.message));
           else reject(new LaunchError(this.target.alias, `${this.target.alias} refused to run the command: ${error.message}`, { cause: error }));
         });
