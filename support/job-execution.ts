@@ -94,6 +94,7 @@ class JobExecution {
       launched.terminate(this.#options.graceMs);
     };
     this.#options.signal?.addEventListener('abort', abort, { once: true });
+    if (this.#options.signal?.aborted) abort(); // cancelled while the launch was under way
     const timer = this.#options.timeout
       ? setTimeout(() => {
         this.#timedOut = true;

@@ -203,7 +203,8 @@ function installedPath(path: string, installRoot: string): string {
   return join(installRoot, inside);
 }
 
-function clusterHosts(config: PipelineConfig): string[] {
+/** The compute hosts of `[cluster] clusterdesc`, or localhost when there is none. */
+export function clusterHosts(config: PipelineConfig): string[] {
   const file = config.clusterdesc;
   if (!file || !existsSync(file)) return ['localhost'];
   const nodes = ClusterDescription.parse(readFileSync(file, 'utf8'), file).computeNodes();

@@ -32,10 +32,12 @@ export async function startSshPipeline(options: TestClusterOptions = {}): Promis
     ws = workspace;
     chmodSync(workspace.dir, 0o755); // the test user reads the user's node scripts (a shared filesystem)
     const configure = (extraRemote = '', extraSections = '') => {
+      // keys given in extraRemote replace the defaults below
+      const given = new Set(extraRemote.split('\n').map((line) => line.split('=')[0]!.trim()).filter(Boolean));
+      const defaults = [`ssh_config = ${cluster.sshConfigPath}`, `install_root = ${installRoot}`, 'connect_timeout = 5']
+        .filter((line) => !given.has(line.split('=')[0]!.trim()));
       workspace.writeConfig([
-        `ssh_config = ${cluster.sshConfigPath}`,
-        `install_root = ${installRoot}`,
-        'connect_timeout = 5',
+        ...defaults,
         extraRemote,
         '',
         '[cluster]',
