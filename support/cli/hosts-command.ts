@@ -1,0 +1,39 @@
+/** `pipeline hosts check [--hosts LIST] [--json]`: can every host of the cluster run jobs? */
+import { expandHostRange } from '../cluster-description.js';
+import { locateConfig, PipelineConfig } from '../config/pipeline-config.js';
+import { UsageError } from '../errors.js';
+import { checkHosts, type HostCheckResult } from '../host-check.js';
+import { clusterHosts } from '../pipeline-run.js';
+
+function table(results: HostCheckResult[]): string {
+  const rows = [
+    ['HOST', 'STATUS', 'NODE', 'LATENCY MS', 'PROBLEM'],
+    ...results.map((r) => [
+      r.host,
+      r.ok ? 'ok' : 'FAILED',
+      r.node ?? '-',
+      r.latencyMs === null ? '-' : r.latencyMs.toFixed(1),
+      r.error ?? '',
+    ]),
+  ];
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  const lines = rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ').trimEnd());
+  const failed = results.filter((r) => !r.ok).length;
+  lines.push('', `${results.length - failed} of ${results.length} hosts ok${failed > 0 ? `, ${failed} FAILED` : ''}`);
+  return lines.join('\n') + '\n';
+}
+
+export async function hostsCommand(args: Record<string, unknown>): Promise<number> {
+  const action = String(args.action);
+  if (action !== 'check') throw new UsageError(`pipeline hosts ${action}: unknown action; the only one is check`);
+  const config = await PipelineConfig.load(locateConfig(args.config as string | undefined));
+  const hosts = args.hosts === undefined
+    ? clusterHosts(config)
+    : expandHostRange([args.hosts].flat().map(String).join(','), '--hosts');
+  if (hosts.length === 0) throw new UsageError('--hosts: no host given');
+  const results = await checkHosts(config, hosts, {
+    onNewHostKey: (target, file, print) => process.stderr.write(`pipeline: accepted new host key of ${target.alias} (${print}) into ${file}\n`),
+  });
+  process.stdout.write(args.json ? JSON.stringify(results, null, 2) + '\n' : table(results));
+  return results.every((r) => r.ok) ? 0 : 1;
+}
