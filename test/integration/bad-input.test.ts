@@ -50,7 +50,7 @@ describe('bad input: exit 2 and one clear line', function () {
   });
 
   it('an unknown input', async () => {
-    expectUsageError(await ws.run(['run', 'parallel_example', '--jbos', '3']), /^pipeline: unknown input --jbos; this recipe's inputs: --hosts, --jobs/);
+    expectUsageError(await ws.run(['run', 'parallel_example', '--jbos', '3']), /^pipeline: unknown input --jbos; this recipe's inputs: --jobs, --message, --sleep, --max-per-node$/);
   });
 
   it('a config file that does not exist', async () => {
