@@ -43,7 +43,11 @@ export class LineSplitter {
 
   #keep(piece: Buffer): void {
     if (piece.length === 0) return;
-    const room = this.#maxBytes - this.#partBytes;
+    let room = this.#maxBytes - this.#partBytes;
+    if (piece.length > room) {
+      // cut on a character boundary: never leave half a UTF-8 sequence at the end of a line
+      while (room > 0 && (piece[room]! & 0xc0) === 0x80) room--;
+    }
     if (piece.length <= room) {
       this.#parts.push(piece);
       this.#partBytes += piece.length;

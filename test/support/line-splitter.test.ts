@@ -181,3 +181,12 @@ describe('support/line-splitter', () => {
     });
   });
 });
+
+describe('LineSplitter: cutting on a character boundary', () => {
+  it('never ends a cut line with half a UTF-8 character', () => {
+    const lines: Line[] = [];
+    const splitter = new LineSplitter((line) => lines.push(line), 4);
+    splitter.push(Buffer.from('abc€def\nok\n'));
+    expect(lines).to.deep.equal([{ text: 'abc', cutBytes: 6 }, { text: 'ok', cutBytes: 0 }]);
+  });
+});
