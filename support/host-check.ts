@@ -9,10 +9,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import type { PipelineConfig } from './config/pipeline-config.js';
 import { shellQuote } from './launch-command.js';
-import { Launchers, type Launcher } from './launchers/index.js';
+import { createLaunchers, type Launcher } from './launchers/index.js';
 import { SshLauncher, type SshLauncherOptions } from './launchers/ssh.js';
-import { SshClientConfig } from './ssh/client-config.js';
-import { ConnectError, type SshConnection } from './ssh/connection.js';
+import { ChannelRefusedError, ConnectError, type ExecChannel, type SshConnection } from './ssh/connection.js';
 
 /** One host's verdict; `null` means not checked (an earlier step failed, or not applicable to a local host). */
 export interface HostCheckResult {
@@ -67,7 +66,17 @@ function collect(stream: Readable, into: { text: string }): void {
 function sshRunner(connection: SshConnection, timeoutMs: number): RunCommand {
   return async (command) => {
     const started = performance.now();
-    const exec = await connection.exec(command);
+    let exec: ExecChannel;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        exec = await connection.exec(command);
+        break;
+      } catch (error) {
+        // A refused channel is back-pressure (sshd frees a session slot a little after a close).
+        if (error instanceof ChannelRefusedError && !connection.isClosed && attempt < 10) await delay(20 * attempt);
+        else throw new CheckFailed(`cannot run "${command}" there: ${messageOf(error)}`);
+      }
+    }
     const { channel } = exec;
     channel.on('error', () => {});
     const stdout = { text: '' };
@@ -176,25 +185,10 @@ async function probe(run: RunCommand, setup: Probe, result: HostCheckResult, pro
  * Every connection is closed before it resolves.
  */
 export async function checkHosts(config: PipelineConfig, hosts: string[], options: HostCheckOptions = {}): Promise<HostCheckResult[]> {
-  const method = config.remoteMethod;
   const nodeExecutable = config.nodeExecutable;
   const environment = config.environment;
   const frameworkFile = `${config.installRoot.replace(/\/+$/, '')}/dist/support/node.js`;
   const timeoutMs = (options.commandTimeout ?? 15) * 1000;
-  const clientConfig = new SshClientConfig(config.sshConfigFile, {
-    identityFile: config.identityFile,
-    acceptNewHostKeys: config.acceptNewHostKeys,
-    connectTimeout: config.connectTimeout,
-  });
-  const sshOptions: SshLauncherOptions = {
-    clientConfig,
-    sessionsPerConnection: config.sessionsPerConnection,
-    connectionsPerHost: config.connectionsPerHost,
-    keepaliveInterval: config.keepaliveInterval,
-    keepaliveCountMax: config.keepaliveCountMax,
-    concurrentHandshakes: 8,
-    onNewHostKey: options.onNewHostKey,
-  };
   // The same command a job's node runs as: the job environment, then exec node.
   const assignments = Object.entries(environment).map(([name, value]) => `${name}=${shellQuote(value)}`);
   const setup: Probe = {
@@ -203,7 +197,7 @@ export async function checkHosts(config: PipelineConfig, hosts: string[], option
     nodeCommand: `exec ${assignments.length > 0 ? `env ${assignments.join(' ')} ` : ''}${shellQuote(nodeExecutable)} --version`,
   };
 
-  const launchers = new Launchers(method, () => new SshLauncher(sshOptions));
+  const launchers = createLaunchers(config, options.onNewHostKey);
   const assigned = hosts.map((host) => ({ host, launcher: launchers.for(host) }));
   // Resolve every SSH target now: a bad ssh_config entry is a configuration error, not a host failure.
   for (const { host, launcher } of assigned) if (launcher instanceof SshLauncher) launcher.resolveTarget(host);
@@ -214,6 +208,7 @@ export async function checkHosts(config: PipelineConfig, hosts: string[], option
     };
     const problems: string[] = [];
     if (!(launcher instanceof SshLauncher)) {
+      result.reachable = true; // the control node itself: no connection, no host key, no login
       await probe(localRunner(launcher, host, timeoutMs), setup, result, problems);
     } else {
       let connection: SshConnection | undefined;
@@ -235,7 +230,7 @@ export async function checkHosts(config: PipelineConfig, hosts: string[], option
           await probe(sshRunner(connection, timeoutMs), setup, result, problems);
         } finally {
           connection.end();
-          await Promise.race([connection.closed, delay(2000)]);
+          await Promise.race([connection.closed, delay(2000, undefined, { ref: false })]);
         }
       }
     }

@@ -9,9 +9,7 @@ import { resolveInputs } from './fields.js';
 import { relative, isAbsolute, join } from 'node:path';
 import { ClusterDescription, expandHostRange } from './cluster-description.js';
 import { frameworkRoot } from './framework-paths.js';
-import { Launchers } from './launchers/index.js';
-import { SshLauncher } from './launchers/ssh.js';
-import { SshClientConfig } from './ssh/client-config.js';
+import { createLaunchers, type Launchers } from './launchers/index.js';
 import { openRunLog, type RunLog } from './logging.js';
 import type { LogLevel } from './protocol.js';
 import { findRecipe, findTask, loadRecipe, type LoadedRecipe } from './recipe-loader.js';
@@ -57,7 +55,6 @@ export class PipelineRun {
     this.jobName = options.jobName;
     this.jobDirectory = this.config.jobDirectory;
     // Read every setting before anything is created, so a bad key fails the run before it starts.
-    const method = this.config.remoteMethod;
     const maxPerNode = this.config.maxPerNode;
     const timeout = this.config.jobTimeout;
     const logFile = this.config.logFile;
@@ -65,27 +62,14 @@ export class PipelineRun {
     const nodeExecutable = this.config.nodeExecutable;
     const installRoot = this.config.installRoot;
     const environment = this.config.environment;
-    const clientConfig = new SshClientConfig(this.config.sshConfigFile, {
-      identityFile: this.config.identityFile,
-      acceptNewHostKeys: this.config.acceptNewHostKeys,
-      connectTimeout: this.config.connectTimeout,
+    const launchers = createLaunchers(this.config, (target, file, print) => {
+      this.logger.warn(`accepted new host key of ${target.alias} (${print}) into ${file}`);
     });
-    const sshOptions = {
-      clientConfig,
-      sessionsPerConnection: this.config.sessionsPerConnection,
-      connectionsPerHost: this.config.connectionsPerHost,
-      keepaliveInterval: this.config.keepaliveInterval,
-      keepaliveCountMax: this.config.keepaliveCountMax,
-      concurrentHandshakes: 8,
-    };
     this.#hostsGiven = options.hosts !== undefined;
     this.hosts = options.hosts !== undefined ? expandHostRange(options.hosts, '--hosts') : clusterHosts(this.config);
     mkdirSync(this.jobDirectory, { recursive: true });
     this.log = openRunLog({ consoleLevel: options.consoleLevel, logFile });
-    this.launchers = new Launchers(method, () => new SshLauncher({
-      ...sshOptions,
-      onNewHostKey: (target, file, print) => this.logger.warn(`accepted new host key of ${target.alias} (${print}) into ${file}`),
-    }));
+    this.launchers = launchers;
     this.scheduler = new Scheduler({
       launchers: this.launchers,
       logger: this.log.logger,

@@ -39,7 +39,8 @@ export function groupIsAlive(pgid: number, except?: number): boolean {
   return livingMembers(pgid).some((pid) => pid !== except);
 }
 
-function livingMembers(pgid: number): number[] {
+/** Living (non-zombie) processes of a process group, from /proc. */
+export function livingMembers(pgid: number): number[] {
   const members: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;

@@ -7,6 +7,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { UsageError } from '../errors.js';
 import { describeCommand } from './describe-command.js';
+import { hostsCommand } from './hosts-command.js';
 import { listCommand } from './list-command.js';
 import { runCommand } from './run-command.js';
 import { exitWith, reportFatal } from './exit.js';
@@ -34,7 +35,13 @@ async function main(argv: string[]): Promise<number> {
     .command('list', 'list the recipes with their descriptions', {}, (args) => { result = listCommand(args); })
     .command('describe <recipe>', "show a recipe's inputs: kinds, defaults, help", (y) => y.positional('recipe', { type: 'string' }),
       (args) => { result = describeCommand(args); })
-    .demandCommand(1, 'say which command: run, list or describe')
+    .command('hosts <action>', "check the cluster's hosts: SSH, node, the framework, latency", (y) => y
+      .positional('action', { type: 'string', choices: ['check'], describe: 'check: can every host run jobs?' })
+      .option('hosts', { type: 'string', describe: 'hosts to check, with ranges: node[01..16],gpu1..4 (default: the clusterdesc)' })
+      .option('json', { type: 'boolean', describe: 'print a JSON array instead of the table' })
+      .strict(),
+    (args) => { result = hostsCommand(args); })
+    .demandCommand(1, 'say which command: run, list, describe or hosts')
     .strictCommands()
     .fail((message, error) => {
       throw error ?? new UsageError(message);

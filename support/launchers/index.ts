@@ -1,5 +1,7 @@
 /** Chooses the launcher for each host from `[remote] method`, and owns them for one run. */
-import type { RemoteMethod } from '../config/pipeline-config.js';
+import type { PipelineConfig, RemoteMethod } from '../config/pipeline-config.js';
+import { SshClientConfig } from '../ssh/client-config.js';
+import { SshLauncher, type SshLauncherOptions } from './ssh.js';
 import { LocalLauncher } from './local.js';
 import { LaunchError, type Launcher } from './launcher.js';
 
@@ -38,4 +40,25 @@ export class Launchers {
   async close(): Promise<void> {
     await Promise.all([this.#local.close(), this.#remote?.close()]);
   }
+}
+
+/**
+ * The launchers a run (or `pipeline hosts check`) uses, from pipeline.cfg. Every setting is read
+ * here, at once, so a bad key fails before any host is contacted.
+ */
+export function createLaunchers(config: PipelineConfig, onNewHostKey?: SshLauncherOptions['onNewHostKey']): Launchers {
+  const options: SshLauncherOptions = {
+    clientConfig: new SshClientConfig(config.sshConfigFile, {
+      identityFile: config.identityFile,
+      acceptNewHostKeys: config.acceptNewHostKeys,
+      connectTimeout: config.connectTimeout,
+    }),
+    sessionsPerConnection: config.sessionsPerConnection,
+    connectionsPerHost: config.connectionsPerHost,
+    keepaliveInterval: config.keepaliveInterval,
+    keepaliveCountMax: config.keepaliveCountMax,
+    concurrentHandshakes: 8,
+    onNewHostKey,
+  };
+  return new Launchers(config.remoteMethod, () => new SshLauncher(options));
 }

@@ -35,3 +35,19 @@ export class LaunchError extends PipelineError {
     this.host = host;
   }
 }
+
+/** The processes a launcher started and has not seen end, so that close() can stop them all. */
+export class RunningProcesses<P extends LaunchedProcess> {
+  readonly #running = new Set<P>();
+
+  track(launched: P): P {
+    this.#running.add(launched);
+    void launched.exited.then(() => this.#running.delete(launched));
+    return launched;
+  }
+
+  async terminateAll(graceMs: number): Promise<void> {
+    for (const launched of this.#running) launched.terminate(graceMs);
+    await Promise.all([...this.#running].map((launched) => launched.exited));
+  }
+}

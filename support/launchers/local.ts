@@ -1,7 +1,7 @@
 /** The local launcher: `sh -c` on the control node, each job in its own process group. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { signalGroup } from '../process-group.js';
-import { LaunchError, type ExitStatus, type LaunchedProcess, type Launcher } from './launcher.js';
+import { LaunchError, RunningProcesses, type ExitStatus, type LaunchedProcess, type Launcher } from './launcher.js';
 
 class LocalProcess implements LaunchedProcess {
   readonly #child: ChildProcess;
@@ -39,7 +39,7 @@ class LocalProcess implements LaunchedProcess {
 
 export class LocalLauncher implements Launcher {
   readonly name = 'local';
-  readonly #running = new Set<LocalProcess>();
+  readonly #running = new RunningProcesses<LocalProcess>();
 
   async start(host: string, command: string): Promise<LaunchedProcess> {
     // detached: the shell becomes a session and group leader, so the whole job can be signalled.
@@ -48,14 +48,10 @@ export class LocalLauncher implements Launcher {
       child.once('spawn', resolve);
       child.once('error', (error) => reject(new LaunchError(host, `cannot start /bin/sh on the control node: ${error.message}`, { cause: error })));
     });
-    const launched = new LocalProcess(child);
-    this.#running.add(launched);
-    void launched.exited.then(() => this.#running.delete(launched));
-    return launched;
+    return this.#running.track(new LocalProcess(child));
   }
 
-  async close(): Promise<void> {
-    for (const launched of this.#running) launched.terminate(2000);
-    await Promise.all([...this.#running].map((launched) => launched.exited));
+  close(): Promise<void> {
+    return this.#running.terminateAll(2000);
   }
 }

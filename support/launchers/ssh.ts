@@ -5,7 +5,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import pLimit, { type LimitFunction } from 'p-limit';
-import { LaunchError, type ExitStatus, type LaunchedProcess, type Launcher } from './launcher.js';
+import { LaunchError, RunningProcesses, type ExitStatus, type LaunchedProcess, type Launcher } from './launcher.js';
 import type { SshClientConfig, SshTarget } from '../ssh/client-config.js';
 import { ChannelRefusedError, SshConnection, type ClientChannel, type ConnectionOptions, type ExecChannel } from '../ssh/connection.js';
 
@@ -163,7 +163,7 @@ export class SshLauncher implements Launcher {
   readonly options: SshLauncherOptions;
   readonly #pools = new Map<string, HostPool>();
   readonly #handshakes: LimitFunction;
-  readonly #running = new Set<SshProcess>();
+  readonly #running = new RunningProcesses<SshProcess>();
   readonly #hops = new Set<SshConnection>();
 
   constructor(options: SshLauncherOptions) {
@@ -208,15 +208,11 @@ export class SshLauncher implements Launcher {
     if (!pool) this.#pools.set(host, (pool = new HostPool(host, this)));
     const { exec, connection } = await pool.open(command);
     const owner = pool;
-    const launched = new SshProcess(exec, connection, () => owner.release(connection));
-    this.#running.add(launched);
-    void launched.exited.then(() => this.#running.delete(launched));
-    return launched;
+    return this.#running.track(new SshProcess(exec, connection, () => owner.release(connection)));
   }
 
   async close(): Promise<void> {
-    for (const launched of this.#running) launched.terminate(2000);
-    await Promise.all([...this.#running].map((launched) => launched.exited));
+    await this.#running.terminateAll(2000);
     for (const pool of this.#pools.values()) pool.close();
     for (const hop of this.#hops) hop.end();
   }

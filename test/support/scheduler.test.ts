@@ -10,24 +10,9 @@ import type { LaunchedProcess, Launcher } from '../../support/launchers/launcher
 import { LocalLauncher } from '../../support/launchers/local.js';
 import { openRunLog, type RunLog } from '../../support/logging.js';
 import { Scheduler, type SchedulerSettings } from '../../support/scheduler.js';
+import { livingMembers as groupMembers } from '../../support/process-group.js';
 
 const PARALLEL_EXAMPLE = '/work/main/dist/nodes/parallel_example.js';
-
-/** Living (non-zombie) processes of a process group, from /proc. */
-function groupMembers(pgid: number): number[] {
-  const members: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) === pgid && fields[0] !== 'Z') members.push(Number(entry));
-    } catch {
-      // ended while we looked
-    }
-  }
-  return members;
-}
 
 /** Polls `check` until it holds; fails after `limitMs` (a bound against hangs, not a speed test). */
 async function eventually(check: () => boolean, what: string, limitMs = 15_000): Promise<void> {
