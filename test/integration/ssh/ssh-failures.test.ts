@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -123,4 +123,34 @@ describe('ssh launcher: host keys, authentication, unreachable hosts', function 
       silent.close();
     }
   });
+
+  it('authenticates with a key from the SSH agent when ssh_config names no usable key', async () => {
+    const socket = join(p.cluster.dir, 'agent.sock');
+    const agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
+    try {
+      await waitForFile(socket);
+      execFileSync('ssh-add', ['-q', p.cluster.userKeyPath], { env: { ...process.env, SSH_AUTH_SOCK: socket }, stdio: 'ignore' });
+      sshConfigVariant('agent', (t) => t.replaceAll(p.cluster.userKeyPath, join(p.cluster.dir, 'no_such_key')));
+      const result = await p.ws.run(['run', 'where', '--hosts', 'node1'], { env: { SSH_AUTH_SOCK: socket } });
+      expect(result.code, result.stderr).to.equal(0);
+      const without = await p.ws.run(['run', 'where', '--hosts', 'node1'], { env: { SSH_AUTH_SOCK: '' } });
+      expect(JSON.parse(without.stdout).jobs[0].message).to.match(/authentication failed .*: the server refused no key found/);
+    } finally {
+      agent.kill('SIGKILL');
+    }
+  });
+
+  it('authenticates with [remote] identity_file', async () => {
+    sshConfigVariant('identity', (t) => t.replaceAll(p.cluster.userKeyPath, join(p.cluster.dir, 'no_such_key')), `identity_file = ${p.cluster.userKeyPath}`);
+    const result = await p.ws.run(['run', 'where', '--hosts', 'node2'], { env: { SSH_AUTH_SOCK: '' } });
+    expect(result.code, result.stderr).to.equal(0);
+  });
 });
+
+async function waitForFile(path: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!existsSync(path)) {
+    if (Date.now() > deadline) throw new Error(`${path} did not appear`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
