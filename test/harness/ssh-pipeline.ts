@@ -3,7 +3,8 @@
  * deployed where the test user can read it (`[remote] install_root`), the user project is
  * readable by the test user, and pipeline.cfg points at the cluster's ssh_config.
  */
-import { chmodSync, cpSync, mkdirSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { startTestCluster, type TestCluster, type TestClusterOptions } from './ssh-hosts.js';
 import { repoRoot, userProject, type Workspace } from './pipeline-cli.js';
@@ -14,6 +15,8 @@ export interface SshPipeline {
   installRoot: string;
   /** Rewrites pipeline.cfg with more `[remote]` keys (and any other sections after them). */
   configure(extraRemote?: string, extraSections?: string): void;
+  /** Uses a copy of the cluster's ssh_config with `edit` applied (through `[remote] ssh_config`); returns its path. */
+  sshConfigVariant(name: string, edit: (text: string) => string, extraRemote?: string): string;
   stop(): Promise<void>;
 }
 
@@ -54,6 +57,12 @@ export async function startSshPipeline(options: TestClusterOptions = {}): Promis
       ws: workspace,
       installRoot,
       configure,
+      sshConfigVariant(name, edit, extraRemote = '') {
+        const path = join(cluster.dir, `ssh_config.${name}`);
+        writeFileSync(path, edit(readFileSync(cluster.sshConfigPath, 'utf8')));
+        configure(`ssh_config = ${path}\n${extraRemote}`);
+        return path;
+      },
       async stop() {
         workspace.remove();
         await cluster.stop();
@@ -64,4 +73,18 @@ export async function startSshPipeline(options: TestClusterOptions = {}): Promis
     await cluster.stop();
     throw error;
   }
+}
+
+/** A "host" on 127.0.0.9 that accepts TCP connections and never says a word. */
+export async function startSilentHost(): Promise<{ port: number; stop(): void }> {
+  const sockets: Socket[] = [];
+  const server = createServer((socket) => sockets.push(socket));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.9', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    stop() {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
 }

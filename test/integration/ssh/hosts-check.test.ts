@@ -1,20 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { startSshPipeline, type SshPipeline } from '../../harness/ssh-pipeline.js';
+import { startSilentHost, startSshPipeline, type SshPipeline } from '../../harness/ssh-pipeline.js';
+import type { HostCheckResult } from '../../../support/host-check.js';
 
-interface HostCheck {
-  host: string;
-  ok: boolean;
-  reachable: boolean | null;
-  authenticated: boolean | null;
-  hostKey: boolean | null;
-  node: string | null;
-  framework: boolean | null;
-  latencyMs: number | null;
-  error: string | null;
-}
+type HostCheck = HostCheckResult;
 
 /** The table's row for `host`, split into its columns (the problem column may hold spaces). */
 function row(stdout: string, host: string): string[] {
@@ -30,12 +20,7 @@ describe('pipeline hosts check against real sshd test hosts', function () {
   after(async () => { await p?.stop(); });
   afterEach(() => p.configure());
 
-  /** A copy of the cluster's ssh_config with `edit` applied, used through `[remote] ssh_config`. */
-  function sshConfigVariant(name: string, edit: (text: string) => string): void {
-    const path = join(p.cluster.dir, `ssh_config.hosts-check.${name}`);
-    writeFileSync(path, edit(readFileSync(p.cluster.sshConfigPath, 'utf8')));
-    p.configure(`ssh_config = ${path}`);
-  }
+  const sshConfigVariant = (name: string, edit: (text: string) => string): string => p.sshConfigVariant(`hosts-check.${name}`, edit);
 
   async function checkJson(...args: string[]): Promise<{ code: number | null; hosts: HostCheck[]; stderr: string }> {
     const result = await p.ws.run(['hosts', 'check', '--json', ...args]);
@@ -117,10 +102,8 @@ describe('pipeline hosts check against real sshd test hosts', function () {
   });
 
   it('a host that never answers fails after ConnectTimeout instead of hanging; localhost is checked locally', async () => {
-    const sockets: Socket[] = [];
-    const silent: Server = createServer((socket) => sockets.push(socket)); // never says a word
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.9', resolve));
-    const port = (silent.address() as { port: number }).port;
+    const silent = await startSilentHost();
+    const port = silent.port;
     try {
       sshConfigVariant('silent', (t) => `Host silent\n  HostName 127.0.0.9\n  Port ${port}\n  ConnectTimeout 2\n\n${t}`);
       const started = Date.now();
@@ -132,8 +115,7 @@ describe('pipeline hosts check against real sshd test hosts', function () {
       expect(hosts[1]).to.include({ reachable: true, hostKey: null, authenticated: null, framework: true });
       expect(hosts[1]!.node).to.equal(process.version);
     } finally {
-      for (const socket of sockets) socket.destroy();
-      silent.close();
+      silent.stop();
     }
   });
 

@@ -1,9 +1,8 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { startSshPipeline, type SshPipeline } from '../../harness/ssh-pipeline.js';
+import { startSilentHost, startSshPipeline, type SshPipeline } from '../../harness/ssh-pipeline.js';
 
 interface JobOutput { host: string; state: string; failure: string | null; message: string | null; duration: number; server?: string }
 
@@ -14,13 +13,7 @@ describe('ssh launcher: host keys, authentication, unreachable hosts', function 
   after(async () => { await p?.stop(); });
   afterEach(() => p.configure());
 
-  /** A copy of the cluster's ssh_config with `edit` applied, used through `[remote] ssh_config`. */
-  function sshConfigVariant(name: string, edit: (text: string) => string, extraRemote = ''): string {
-    const path = join(p.cluster.dir, `ssh_config.${name}`);
-    writeFileSync(path, edit(readFileSync(p.cluster.sshConfigPath, 'utf8')));
-    p.configure(`ssh_config = ${path}\n${extraRemote}`);
-    return path;
-  }
+  const sshConfigVariant = (name: string, edit: (text: string) => string, extraRemote = ''): string => p.sshConfigVariant(name, edit, extraRemote);
 
   function knownHosts(name: string, text: string): string {
     const path = join(p.cluster.dir, `known_hosts.${name}`);
@@ -106,10 +99,8 @@ describe('ssh launcher: host keys, authentication, unreachable hosts', function 
   });
 
   it('a host that accepts TCP but never answers fails with a timeout after ConnectTimeout, not a hang', async () => {
-    const sockets: Socket[] = [];
-    const silent: Server = createServer((socket) => sockets.push(socket)); // never says a word
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.9', resolve));
-    const port = (silent.address() as { port: number }).port;
+    const silent = await startSilentHost();
+    const port = silent.port;
     try {
       sshConfigVariant('silent', (t) => `Host silent\n  HostName 127.0.0.9\n  Port ${port}\n  ConnectTimeout 2\n\n${t}`);
       const { jobs } = await runWhere('silent,node1');
@@ -119,8 +110,7 @@ describe('ssh launcher: host keys, authentication, unreachable hosts', function 
       expect(stuck.duration).to.be.below(2 + 2);
       expect(jobs.find((j) => j.host === 'node1')!.state).to.equal('succeeded');
     } finally {
-      for (const socket of sockets) socket.destroy();
-      silent.close();
+      silent.stop();
     }
   });
 
