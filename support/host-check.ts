@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import type { PipelineConfig } from './config/pipeline-config.js';
-import { shellQuote } from './launch-command.js';
+import { execNode, shellQuote } from './launch-command.js';
 import { createLaunchers, type Launcher } from './launchers/index.js';
 import { SshLauncher, type SshLauncherOptions } from './launchers/ssh.js';
 import { ChannelRefusedError, ConnectError, type ExecChannel, type SshConnection } from './ssh/connection.js';
@@ -190,11 +190,10 @@ export async function checkHosts(config: PipelineConfig, hosts: string[], option
   const frameworkFile = `${config.installRoot.replace(/\/+$/, '')}/dist/support/node.js`;
   const timeoutMs = (options.commandTimeout ?? 15) * 1000;
   // The same command a job's node runs as: the job environment, then exec node.
-  const assignments = Object.entries(environment).map(([name, value]) => `${name}=${shellQuote(value)}`);
   const setup: Probe = {
     nodeExecutable,
     frameworkFile,
-    nodeCommand: `exec ${assignments.length > 0 ? `env ${assignments.join(' ')} ` : ''}${shellQuote(nodeExecutable)} --version`,
+    nodeCommand: execNode(nodeExecutable, environment, ['--version']),
   };
 
   const launchers = createLaunchers(config, options.onNewHostKey);

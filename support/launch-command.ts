@@ -22,6 +22,13 @@ export interface CommandPlacement {
   scriptPath(localPath: string): string;
 }
 
+/** `exec [env K=V ...] 'node' args...`: how a job's node process is started, with its environment on the command line. */
+export function execNode(nodeExecutable: string, environment: Record<string, string>, args: readonly string[]): string {
+  const assignments = Object.entries(environment).map(([name, value]) => `${name}=${shellQuote(value)}`);
+  const env = assignments.length > 0 ? `env ${assignments.join(' ')} ` : '';
+  return `exec ${env}${[nodeExecutable, ...args].map(shellQuote).join(' ')}`;
+}
+
 function argumentText(arg: JsonValue): string {
   return typeof arg === 'string' ? arg : JSON.stringify(arg);
 }
@@ -33,15 +40,14 @@ export function buildCommand(job: ComputeJob, placement: CommandPlacement): stri
     parts.push(`{ mkdir -p ${dir} && cd ${dir}; } || exit 126`);
   }
   const environment = { ...placement.environment, ...job.options.environment };
-  const assignments = Object.entries(environment).map(([name, value]) => `${name}=${shellQuote(value)}`);
   if (typeof job.command === 'string') {
+    const assignments = Object.entries(environment).map(([name, value]) => `${name}=${shellQuote(value)}`);
     if (assignments.length > 0) parts.push(`export ${assignments.join(' ')}`);
     parts.push([job.command, ...job.args.map((arg) => shellQuote(argumentText(arg)))].join(' '));
   } else {
     // fd 3 carries the runtime's messages; the node's own stdout joins stderr (DESIGN.md §4).
     parts.push('exec 3>&1 1>&2');
-    const env = assignments.length > 0 ? `env ${assignments.join(' ')} ` : '';
-    parts.push(`exec ${env}${shellQuote(placement.nodeExecutable)} ${shellQuote(placement.scriptPath(job.command.path))}`);
+    parts.push(execNode(placement.nodeExecutable, environment, [placement.scriptPath(job.command.path)]));
   }
   return parts.join('; ');
 }
