@@ -3,10 +3,10 @@
  * a recipe and the recipes it calls through runTask share; interruption; clean shut-down.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { isAbsolute, join, relative } from 'node:path';
 import type { PipelineConfig } from './config/pipeline-config.js';
 import { InputError, RecipeFailedError, UsageError } from './errors.js';
 import { resolveInputs } from './fields.js';
-import { relative, isAbsolute, join } from 'node:path';
 import { ClusterDescription, expandHostRange } from './cluster-description.js';
 import { frameworkRoot } from './framework-paths.js';
 import { createLaunchers, type Launchers } from './launchers/index.js';
