@@ -109,11 +109,9 @@ class JobExecution {
     launched.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     launched.stderr.on('end', () => stderr.end());
 
+    // stdin stays open while the job runs: its closing tells the node (or a plain command's guard) to stop.
     if (job.isNodeScript) {
-      // stdin stays open while the job runs: its closing tells the node the master is gone.
       launched.stdin.write(encodeMessage({ v: PROTOCOL_VERSION, type: 'start', job: job.id, args: job.args, logLevel: this.#options.logLevel }));
-    } else {
-      launched.stdin.end();
     }
     try {
       return await launched.exited;

@@ -5,6 +5,7 @@
  */
 import type { ComputeJob } from './compute-job.js';
 import type { JsonValue } from './protocol.js';
+import { KILL_GRACE_MS } from './process-group.js';
 
 /** Quotes a string for POSIX sh: single quotes, with embedded single quotes closed and escaped. */
 export function shellQuote(value: string): string {
@@ -29,11 +30,25 @@ export function execNode(nodeExecutable: string, environment: Record<string, str
   return `exec ${env}${[nodeExecutable, ...args].map(shellQuote).join(' ')}`;
 }
 
+/**
+ * The guard in front of a plain command (a node script guards itself): a background shell reads
+ * the job's stdin, which the master keeps open, and when it closes (the job ended, was cancelled,
+ * or the master died) sends TERM to the job's process group, then KILL once the leader is gone or
+ * the grace is over. OpenSSH does not kill a command whose channel closes; this does. The command
+ * runs in its own `sh -c`, so its exit status is exact and its `wait` cannot see the guard.
+ */
+export function processGroupGuard(graceMs: number = KILL_GRACE_MS): string {
+  const ticks = Math.max(1, Math.ceil(graceMs / 100));
+  return "exec 9<&0 </dev/null; { trap '' TERM; while read -r _ <&9; do :; done; kill -TERM -$$; i=0; " +
+    `while kill -0 $$ && [ $i -lt ${ticks} ]; do sleep 0.1; i=$((i+1)); done; kill -KILL -$$; } >/dev/null 2>&1 & exec 9<&-`;
+}
+
 function argumentText(arg: JsonValue): string {
   return typeof arg === 'string' ? arg : JSON.stringify(arg);
 }
 
-export function buildCommand(job: ComputeJob, placement: CommandPlacement): string {
+/** `guard: false` leaves out a plain command's process-group guard, for showing the command to people (--dry-run). */
+export function buildCommand(job: ComputeJob, placement: CommandPlacement, { guard = true }: { guard?: boolean } = {}): string {
   const parts: string[] = [];
   if (placement.workingDirectory) {
     const dir = shellQuote(placement.workingDirectory);
@@ -43,7 +58,9 @@ export function buildCommand(job: ComputeJob, placement: CommandPlacement): stri
   if (typeof job.command === 'string') {
     const assignments = Object.entries(environment).map(([name, value]) => `${name}=${shellQuote(value)}`);
     if (assignments.length > 0) parts.push(`export ${assignments.join(' ')}`);
-    parts.push([job.command, ...job.args.map((arg) => shellQuote(argumentText(arg)))].join(' '));
+    const command = [job.command, ...job.args.map((arg) => shellQuote(argumentText(arg)))].join(' ');
+    if (guard) parts.push(processGroupGuard(), `exec /bin/sh -c ${shellQuote(command)}`);
+    else parts.push(command);
   } else {
     // fd 3 carries the runtime's messages; the node's own stdout joins stderr (DESIGN.md §4).
     parts.push('exec 3>&1 1>&2');

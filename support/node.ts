@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { fstatSync, realpathSync, writeSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { LineSplitter } from './line-splitter.js';
-import { ownProcessGroup, signalGroup, groupIsAlive } from './process-group.js';
+import { KILL_GRACE_MS, ownProcessGroup, signalGroup, groupIsAlive } from './process-group.js';
 import {
   decodeStartMessage, encodeMessage, LOG_LEVELS,
   type JsonValue, type LogLevel, type NodeMessage,
@@ -16,7 +16,6 @@ import {
 /** File descriptor the launch command gives the runtime for structured messages (`exec 3>&1 1>&2`). */
 const MESSAGE_FD = 3;
 /** How long the group gets between TERM and KILL once the master has gone. */
-const ORPHAN_GRACE_MS = 2000;
 
 /** Where a node's messages go: the master's channel, or stderr when run outside the framework. */
 export interface MessageSink {
@@ -222,7 +221,7 @@ function killOwnGroup(): void {
   const pgid = ownProcessGroup();
   process.on('SIGTERM', () => {}); // the group TERM below must not cut our own clean-up short
   signalGroup(pgid, 'SIGTERM');
-  const deadline = Date.now() + ORPHAN_GRACE_MS;
+  const deadline = Date.now() + KILL_GRACE_MS;
   const check = setInterval(() => {
     if (!groupIsAlive(pgid, process.pid) || Date.now() > deadline) {
       clearInterval(check);

@@ -5,6 +5,9 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
+/** Between TERM and KILL when a job is stopped, on every side: node runtime, shell watchdog, master. */
+export const KILL_GRACE_MS = 2000;
+
 /** The process group of this process, from /proc (Node has no getpgid). */
 export function ownProcessGroup(): number {
   try {

@@ -100,7 +100,7 @@ export class Scheduler {
   }
 
   #printDryRun(job: ComputeJob): void {
-    const command = buildCommand(job, this.#settings.placement);
+    const command = buildCommand(job, this.#settings.placement, { guard: false });
     job.results = { ...job.results, state: 'skipped' };
     this.#settings.dryRunOutput.write(`dry-run: job ${job.id} on ${job.host}: ${job.describe()}\n  command: ${command}\n`);
   }

@@ -118,6 +118,9 @@ class SshProcess implements LaunchedProcess {
     const channel = exec.channel;
     this.#channel = channel;
     channel.on('error', () => {});
+    // The main process ended: EOF on stdin lets the job's guard clear away anything it left running.
+    if (exec.exit) channel.end();
+    else channel.once('exit', () => channel.end());
     this.exited = new Promise((resolve) => {
       let done = false;
       const finish = () => {

@@ -1,10 +1,12 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ComputeJob, NodeScript } from '../../support/compute-job.js';
-import { buildCommand, shellQuote, type CommandPlacement } from '../../support/launch-command.js';
+import { buildCommand, processGroupGuard, shellQuote, type CommandPlacement } from '../../support/launch-command.js';
+import { livingMembers, signalGroup } from '../../support/process-group.js';
 
 /** Runs a command string the way the launchers do: `/bin/sh -c`. */
 function sh(command: string, input?: string): { stdout: string; stderr: string; status: number | null } {
@@ -206,6 +208,79 @@ describe('support/launch-command', () => {
       chmodSync(exe, 0o755);
       const job = new ComputeJob('h', shellQuote(exe), ['a b', 'c']);
       expect(sh(buildCommand(job, placement)).stdout).to.equal('[a b][c]');
+    });
+  });
+
+  describe('the process-group guard of a plain command', () => {
+    const placement: CommandPlacement = { environment: {}, nodeExecutable: process.execPath, scriptPath: (p) => p };
+    const started: ChildProcess[] = [];
+    afterEach(() => {
+      for (const child of started.splice(0)) if (child.pid) signalGroup(child.pid, 'SIGKILL');
+    });
+
+    /** Starts a command the way the launchers do: its own process group, stdin a pipe kept open. */
+    function launch(command: string): { child: ChildProcess; stdout: () => string; exited: Promise<[number | null, string | null]> } {
+      const child = spawn('/bin/sh', ['-c', command], { detached: true, stdio: ['pipe', 'pipe', 'ignore'] });
+      started.push(child);
+      let stdout = '';
+      child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
+      return { child, stdout: () => stdout, exited };
+    }
+
+    async function until(condition: () => boolean, ms: number): Promise<boolean> {
+      for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) if (condition()) return true;
+      return condition();
+    }
+
+    for (const [label, text] of [['an exit code', 'exit 3'], ['a signal', 'kill -USR1 $$'], ['a last command killed by a signal', 'true; sh -c "kill -KILL \\$\\$"'], ['success', 'echo ok']] as const) {
+      it(`keeps ${label} exactly as sh -c reports it`, async () => {
+        const guarded = launch(buildCommand(new ComputeJob('h', text, []), placement));
+        const bare = launch(text);
+        bare.child.stdin!.end();
+        expect(await guarded.exited).to.deep.equal(await bare.exited);
+        guarded.child.stdin!.end();
+      });
+    }
+
+    it("does not make the command's own `wait` wait for the guard", async () => {
+      const { exited, stdout, child } = launch(buildCommand(new ComputeJob('h', '(sleep 0.2; echo child) & wait; echo waited', []), placement));
+      expect(await exited).to.deep.equal([0, null]);
+      expect(stdout()).to.equal('child\nwaited\n');
+      child.stdin!.end();
+    });
+
+    it('stops the whole group, TERM-proof members included, within the grace once stdin closes', async () => {
+      const job = new ComputeJob('h', "trap '' TERM; sleep 300 & sleep 301 & echo ready; wait", []);
+      const { child, stdout, exited } = launch(buildCommand(job, placement));
+      expect(await until(() => stdout() === 'ready\n', 5000)).to.equal(true);
+      const closedAt = Date.now();
+      child.stdin!.end();
+      expect(await until(() => livingMembers(child.pid!).length === 0, 5000)).to.equal(true);
+      expect(Date.now() - closedAt).to.be.below(4500);
+      expect((await exited)[1]).to.equal('SIGKILL');
+    });
+
+    it('stops a command that honours TERM at once', async () => {
+      const { child, stdout, exited } = launch(buildCommand(new ComputeJob('h', 'echo ready; sleep 300', []), placement));
+      expect(await until(() => stdout() === 'ready\n', 5000)).to.equal(true);
+      child.stdin!.end();
+      expect(await exited).to.deep.equal([null, 'SIGTERM']);
+      expect(await until(() => livingMembers(child.pid!).length === 0, 3000)).to.equal(true);
+    });
+
+    it('clears away what a finished command left running when stdin closes', async () => {
+      const { child, stdout, exited } = launch(buildCommand(new ComputeJob('h', 'sleep 300 >/dev/null 2>&1 & echo $!', []), placement));
+      expect(await exited).to.deep.equal([0, null]);
+      const leftover = Number(stdout().trim());
+      expect(() => process.kill(leftover, 0)).not.to.throw();
+      child.stdin!.end();
+      expect(await until(() => livingMembers(child.pid!).length === 0, 4000)).to.equal(true);
+    });
+
+    it('scales its polling to the grace it is given', () => {
+      expect(processGroupGuard(500)).to.include('-lt 5 ]');
+      expect(processGroupGuard(50)).to.include('-lt 1 ]');
     });
   });
 });
