@@ -1,4 +1,5 @@
 /** A ComputeJob: "run this node script (or command) on that host with these arguments". */
+import type { LaunchProblem } from './launchers/launcher.js';
 import type { JsonValue } from './protocol.js';
 
 /** Why a job failed; a job that succeeded has none. */
@@ -12,6 +13,14 @@ export type FailureReason =
   | 'node-exception'; // the node script threw
 
 export type JobState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
+
+/** An earlier attempt of a job that was retried. */
+export interface AttemptRecord {
+  host: string;
+  failure: FailureReason;
+  message: string;
+  duration: number;
+}
 
 export interface JobResults {
   state: JobState;
@@ -30,6 +39,11 @@ export interface JobResults {
   message?: string;
   /** The node's stack trace, for `node-exception`. */
   stack?: string;
+  /** For `launch-failed`, when known: unreachable, timeout, auth, host-key, not-started, unhealthy. */
+  launchProblem?: LaunchProblem;
+  /** How many times the job was retried; its earlier attempts, oldest first. */
+  retries: number;
+  attempts: AttemptRecord[];
 }
 
 /** A node script to run as a job; made by `recipe.nodeScript(name)`. Any other command is a shell command. */
@@ -53,7 +67,22 @@ export interface ComputeJobOptions {
   name?: string;
   /** Extra environment variables for this job. */
   environment?: Record<string, string>;
+  /**
+   * Whether the job must run on its host (data locality, as in lofarpipe). An unpinned job moves
+   * to another host when its own is unhealthy, and is retried elsewhere. Default: pinned when
+   * the job was given a host.
+   */
+  pinned?: boolean;
+  /** Retries after a failure; default the scheduleJobs option, else `[remote] retries`. */
+  retries?: number;
+  /**
+   * Job failures that are retried too (infrastructure failures always are): a list of reasons,
+   * or a test on the failed attempt's results, e.g. `(r) => r.returncode === 75`.
+   */
+  retryOn?: RetryOn;
 }
+
+export type RetryOn = readonly FailureReason[] | ((results: JobResults) => boolean);
 
 let nextJobNumber = 1;
 
@@ -65,6 +94,8 @@ export class ComputeJob {
   readonly options: ComputeJobOptions;
   /** Run-wide id, used to tag log lines and messages. */
   readonly id: string;
+  /** Whether the job must stay on its host (see ComputeJobOptions.pinned). */
+  readonly pinned: boolean;
   results: JobResults;
 
   constructor(host: string | null | undefined, command: NodeScript | string, args: readonly JsonValue[] = [], options: ComputeJobOptions = {}) {
@@ -73,7 +104,8 @@ export class ComputeJob {
     this.args = [...args];
     this.options = options;
     this.id = options.name ?? String(nextJobNumber++);
-    this.results = { state: 'pending', returncode: null, signal: null, outputs: {}, duration: 0, host: this.host };
+    this.pinned = options.pinned ?? Boolean(host);
+    this.results = { state: 'pending', returncode: null, signal: null, outputs: {}, duration: 0, host: this.host, retries: 0, attempts: [] };
   }
 
   get isNodeScript(): boolean {

@@ -7,8 +7,8 @@ import { performance } from 'node:perf_hooks';
 import { ProtocolError } from './errors.js';
 import { LineSplitter, type Line } from './line-splitter.js';
 import type { Logger } from './logging.js';
-import type { ComputeJob, FailureReason, JobResults } from './compute-job.js';
-import { LaunchError, type ExitStatus, type LaunchedProcess, type Launcher } from './launchers/launcher.js';
+import type { AttemptRecord, ComputeJob, FailureReason, JobResults } from './compute-job.js';
+import { LaunchError, type ExitStatus, type LaunchedProcess, type Launcher, type LaunchProblem } from './launchers/launcher.js';
 import { decodeNodeMessage, encodeMessage, PROTOCOL_VERSION, type JsonValue, type LogLevel, type NodeMessage } from './protocol.js';
 
 /** Lines of a plain command's stdout kept in `outputs.stdout`; the log gets all of them. */
@@ -28,12 +28,15 @@ export interface ExecutionOptions {
   timeout?: number;
   /** Milliseconds between TERM and KILL when stopping a job. */
   graceMs: number;
+  /** The job's earlier attempts, when this is a retry. */
+  earlier?: readonly AttemptRecord[];
 }
 
 interface Outcome {
   failure?: FailureReason;
   message?: string;
   stack?: string;
+  launchProblem?: LaunchProblem;
 }
 
 class JobExecution {
@@ -58,7 +61,8 @@ class JobExecution {
   async run(): Promise<JobResults> {
     const job = this.#job;
     const began = performance.now();
-    job.results = { state: 'running', returncode: null, signal: null, outputs: {}, duration: 0, host: job.host };
+    const attempts = [...(this.#options.earlier ?? [])];
+    job.results = { state: 'running', returncode: null, signal: null, outputs: {}, duration: 0, host: job.host, retries: attempts.length, attempts };
     this.#log.debug(`starting ${job.describe()} as: ${this.#options.command}`);
     let outcome: Outcome;
     let status: ExitStatus = { code: null, signal: null };
@@ -71,7 +75,7 @@ class JobExecution {
         outcome = this.#classify(status);
       } catch (error) {
         if (!(error instanceof LaunchError)) throw error;
-        outcome = { failure: error.reason === 'connection-lost' ? 'connection-lost' : 'launch-failed', message: error.message };
+        outcome = { failure: 'launch-failed', message: error.message, ...(error.problem ? { launchProblem: error.problem } : {}) };
       }
     }
     job.results = {
@@ -81,6 +85,8 @@ class JobExecution {
       outputs: this.#outputs,
       duration: (performance.now() - began) / 1000,
       host: job.host,
+      retries: attempts.length,
+      attempts,
       ...outcome,
     };
     this.#report();
@@ -178,7 +184,7 @@ class JobExecution {
     if (status.code === 0) return {};
     const tail = this.#stderrTail.length ? `: ${this.#stderrTail.join(' | ')}` : '';
     if (this.#job.isNodeScript && this.#messages === 0 && (status.code === 126 || status.code === 127)) {
-      return { failure: 'launch-failed', message: `node script could not be started (exit ${status.code})${tail}` };
+      return { failure: 'launch-failed', launchProblem: 'not-started', message: `node script could not be started (exit ${status.code})${tail}` };
     }
     return { failure: 'exit', message: `exited with return code ${status.code}` };
   }

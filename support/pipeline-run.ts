@@ -11,6 +11,7 @@ import { ClusterDescription, expandHostRange } from './cluster-description.js';
 import { frameworkRoot } from './framework-paths.js';
 import { createLaunchers, type Launchers } from './launchers/index.js';
 import { openRunLog, type RunLog } from './logging.js';
+import { KILL_GRACE_MS } from './process-group.js';
 import type { LogLevel } from './protocol.js';
 import { findRecipe, findTask, loadRecipe, type LoadedRecipe } from './recipe-loader.js';
 import type { RecipeContext } from './recipe.js';
@@ -57,6 +58,8 @@ export class PipelineRun {
     // Read every setting before anything is created, so a bad key fails the run before it starts.
     const maxPerNode = this.config.maxPerNode;
     const timeout = this.config.jobTimeout;
+    const retries = this.config.retries;
+    const retryDelay = this.config.retryDelay;
     const logFile = this.config.logFile;
     const workingDirectory = this.config.workingDirectory;
     const nodeExecutable = this.config.nodeExecutable;
@@ -82,9 +85,11 @@ export class PipelineRun {
       hosts: this.hosts,
       signal: this.#abort.signal,
       logLevel: 'debug',
-      graceMs: options.graceMs ?? 5000,
+      graceMs: options.graceMs ?? KILL_GRACE_MS,
       maxPerNode,
       timeout,
+      retries,
+      retryDelay,
       dryRun: options.dryRun ?? false,
       dryRunOutput: process.stdout,
     });

@@ -147,6 +147,16 @@ export class PipelineConfig {
     return this.getNumber('remote', 'job_timeout', 0);
   }
 
+  /** Retries of a job after an infrastructure failure (connection lost, launch failed); default 2. */
+  get retries(): number {
+    return this.getNumber('remote', 'retries', 2, { integer: true });
+  }
+
+  /** Seconds before the first retry; each further retry waits twice as long (at most 60 s). */
+  get retryDelay(): number {
+    return this.getNumber('remote', 'retry_delay', 1);
+  }
+
   /** `node` used to run node scripts (on the hosts too). */
   get nodeExecutable(): string {
     return this.get('remote', 'node_executable')?.trim() || process.execPath;

@@ -6,7 +6,7 @@ import { LocalLauncher } from './local.js';
 import { LaunchError, type Launcher } from './launcher.js';
 
 export type { Launcher, LaunchedProcess, ExitStatus } from './launcher.js';
-export { LaunchError } from './launcher.js';
+export { LaunchError, type LaunchProblem } from './launcher.js';
 
 const LOCAL_NAMES = new Set(['localhost', '127.0.0.1', '::1', 'local']);
 
@@ -37,8 +37,9 @@ export class Launchers {
     return this.#remote;
   }
 
-  async close(): Promise<void> {
-    await Promise.all([this.#local.close(), this.#remote?.close()]);
+  /** Stops every running job (TERM, then KILL after `graceMs`) and releases the connections. */
+  async close(graceMs?: number): Promise<void> {
+    await Promise.all([this.#local.close(graceMs), this.#remote?.close(graceMs)]);
   }
 }
 

@@ -23,16 +23,26 @@ export interface LaunchedProcess {
 export interface Launcher {
   readonly name: string;
   start(host: string, command: string): Promise<LaunchedProcess>;
-  /** Releases connections; running processes are terminated. */
-  close(): Promise<void>;
+  /** Resolves when the host can be reached afresh; rejects with a LaunchError saying why not. */
+  probe(host: string): Promise<void>;
+  /** Releases connections; running processes are terminated (TERM, then KILL after `graceMs`). */
+  close(graceMs?: number): Promise<void>;
 }
+
+/**
+ * What kept a job from starting, when it is known: the connection's failure, a node executable
+ * that is missing (`not-started`), or a host given up on earlier in the run (`unhealthy`).
+ */
+export type LaunchProblem = 'unreachable' | 'timeout' | 'auth' | 'host-key' | 'not-started' | 'unhealthy';
 
 /** The launcher could not start the command at all; the job fails with `launch-failed`. */
 export class LaunchError extends PipelineError {
   readonly host: string;
-  constructor(host: string, message: string, options?: { cause?: unknown; reason?: string }) {
-    super(options?.reason ?? 'launch-failed', message, options);
+  readonly problem: LaunchProblem | undefined;
+  constructor(host: string, message: string, options?: { cause?: unknown; problem?: LaunchProblem }) {
+    super('launch-failed', message, options);
     this.host = host;
+    this.problem = options?.problem;
   }
 }
 

@@ -1,6 +1,6 @@
 /** The local launcher: `sh -c` on the control node, each job in its own process group. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { signalGroup } from '../process-group.js';
+import { KILL_GRACE_MS, signalGroup } from '../process-group.js';
 import { LaunchError, RunningProcesses, type ExitStatus, type LaunchedProcess, type Launcher } from './launcher.js';
 
 class LocalProcess implements LaunchedProcess {
@@ -51,7 +51,10 @@ export class LocalLauncher implements Launcher {
     return this.#running.track(new LocalProcess(child));
   }
 
-  close(): Promise<void> {
-    return this.#running.terminateAll(2000);
+  /** The control node is always there. */
+  async probe(): Promise<void> {}
+
+  close(graceMs = KILL_GRACE_MS): Promise<void> {
+    return this.#running.terminateAll(graceMs);
   }
 }

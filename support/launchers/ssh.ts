@@ -5,6 +5,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import pLimit, { type LimitFunction } from 'p-limit';
+import { KILL_GRACE_MS } from '../process-group.js';
 import { LaunchError, RunningProcesses, type ExitStatus, type LaunchedProcess, type Launcher } from './launcher.js';
 import type { SshClientConfig, SshTarget } from '../ssh/client-config.js';
 import { ChannelRefusedError, SshConnection, type ClientChannel, type ConnectionOptions, type ExecChannel } from '../ssh/connection.js';
@@ -214,8 +215,14 @@ export class SshLauncher implements Launcher {
     return this.#running.track(new SshProcess(exec, connection, () => owner.release(connection)));
   }
 
-  async close(): Promise<void> {
-    await this.#running.terminateAll(2000);
+  /** Opens a fresh connection to the host (not through its pool, whose connections may be the dead ones) and closes it. */
+  async probe(host: string): Promise<void> {
+    const connection = await this.connect(host);
+    connection.end();
+  }
+
+  async close(graceMs = KILL_GRACE_MS): Promise<void> {
+    await this.#running.terminateAll(graceMs);
     for (const pool of this.#pools.values()) pool.close();
     for (const hop of this.#hops) hop.end();
   }

@@ -25,7 +25,7 @@ export type ConnectFailure = 'unreachable' | 'timeout' | 'auth' | 'host-key';
 export class ConnectError extends LaunchError {
   readonly failure: ConnectFailure;
   constructor(host: string, failure: ConnectFailure, message: string, options?: { cause?: unknown }) {
-    super(host, message, options);
+    super(host, message, { ...options, problem: failure });
     this.failure = failure;
   }
 }
@@ -159,7 +159,10 @@ export class SshConnection {
 
     await new Promise<void>((resolve, reject) => {
       const client = this.#client;
+      let failed = false;
       const onError = (error: Error & { level?: string }) => {
+        if (failed) return; // a handshake timeout is followed by "connection lost" as the socket goes
+        failed = true;
         client.removeListener('ready', onReady);
         sock.destroy();
         if (hostKeyProblem) reject(new ConnectError(target.alias, 'host-key', hostKeyProblem, { cause: error }));
@@ -176,7 +179,7 @@ export class SshConnection {
         resolve();
       };
       client.once('ready', onReady);
-      client.once('error', onError);
+      client.on('error', onError);
       client.connect({
         sock: sock as Socket,
         username: target.user,

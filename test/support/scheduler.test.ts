@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ComputeJob, NodeScript } from '../../support/compute-job.js';
-import { Launchers } from '../../support/launchers/index.js';
+import { LaunchError, Launchers } from '../../support/launchers/index.js';
 import type { LaunchedProcess, Launcher } from '../../support/launchers/launcher.js';
 import { LocalLauncher } from '../../support/launchers/local.js';
 import { openRunLog, type RunLog } from '../../support/logging.js';
@@ -42,6 +42,44 @@ class SlowStartLauncher implements Launcher {
     this.#began();
     await sleep(this.#delayMs);
     return this.#inner.start(host, command);
+  }
+
+  probe(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    return this.#inner.close();
+  }
+}
+
+/**
+ * Runs commands locally but treats hosts as reachable or not: a host in `down` cannot be
+ * connected to (launch and probe fail as unreachable); `failNext` fails that many more starts
+ * of a host even though its probe succeeds (a transient refusal); `wrongKey` hosts fail with a
+ * host-key problem.
+ */
+class ReachabilityLauncher implements Launcher {
+  readonly name = 'reachability';
+  readonly #inner = new LocalLauncher();
+  readonly down = new Set<string>();
+  readonly wrongKey = new Set<string>();
+  readonly failNext = new Map<string, number>();
+  readonly starts: string[] = [];
+  probes = 0;
+
+  async start(host: string, command: string): Promise<LaunchedProcess> {
+    this.starts.push(host);
+    if (this.wrongKey.has(host)) throw new LaunchError(host, `host key of ${host} changed`, { problem: 'host-key' });
+    const failures = this.failNext.get(host) ?? 0;
+    if (failures > 0) this.failNext.set(host, failures - 1);
+    if (this.down.has(host) || failures > 0) throw new LaunchError(host, `${host}: connection refused`, { problem: 'unreachable' });
+    return this.#inner.start(host, command);
+  }
+
+  async probe(host: string): Promise<void> {
+    this.probes++;
+    if (this.down.has(host)) throw new LaunchError(host, `${host}: connection refused`, { problem: 'unreachable' });
   }
 
   close(): Promise<void> {
@@ -119,6 +157,8 @@ describe('support/scheduler (with job-execution and the local launcher)', functi
       graceMs: 2000,
       maxPerNode: 4,
       timeout: 0,
+      retries: 0,
+      retryDelay: 0.05,
       dryRun: false,
       hosts: ['localhost'],
       dryRunOutput,
@@ -339,6 +379,87 @@ describe('support/scheduler (with job-execution and the local launcher)', functi
       await scheduler().run([job]);
       expect(job.results).to.include({ state: 'failed', failure: 'cancelled', message: 'cancelled before it started' });
       expect(existsSync(marker)).to.equal(false);
+    });
+  });
+
+  describe('retries and unhealthy hosts', () => {
+    let hosts: ReachabilityLauncher;
+    beforeEach(() => {
+      hosts = new ReachabilityLauncher();
+      launchers = new Launchers('ssh', () => hosts);
+    });
+
+    it('retries a launch failure on a host that answers the probe, and records the attempt', async () => {
+      hosts.failNext.set('h1', 1);
+      const job = new ComputeJob('h1', 'echo ok', [], { name: 'flaky-start' });
+      await scheduler({ retries: 2, hosts: ['h1'] }).run([job]);
+      expect(job.results).to.include({ state: 'succeeded', retries: 1, host: 'h1' });
+      expect(job.results.attempts).to.have.length(1);
+      expect(job.results.attempts[0]).to.include({ host: 'h1', failure: 'launch-failed', message: 'h1: connection refused' });
+      expect(hosts.starts).to.deep.equal(['h1', 'h1']);
+      expect(await logText()).to.match(/WARN +h1#flaky-start retrying job flaky-start \(1 of 2\) in [\d.]+ s after launch-failed on h1/);
+    });
+
+    it('gives up on a host whose probe fails: pinned jobs fail, unpinned jobs move to a healthy host', async () => {
+      hosts.down.add('dead');
+      const pinned = [1, 2, 3].map((n) => new ComputeJob('dead', 'echo pinned', [], { name: `pinned${n}` }));
+      const movable = [1, 2, 3].map((n) => new ComputeJob('dead', 'echo moved', [], { name: `movable${n}`, pinned: false }));
+      await scheduler({ retries: 2, hosts: ['dead', 'alive'], maxPerNode: 1 }).run([...pinned, ...movable]);
+      for (const job of pinned) {
+        expect(job.results, job.id).to.include({ state: 'failed', failure: 'launch-failed', host: 'dead' });
+        expect(job.results.retries, job.id).to.equal(0);
+      }
+      expect(pinned[0]!.results.message).to.equal('dead: connection refused; not retried: dead is unhealthy');
+      expect(pinned[1]!.results).to.include({ launchProblem: 'unhealthy' });
+      expect(pinned[1]!.results.message).to.match(/^not started: dead is unhealthy \(launch-failed, then dead: connection refused\)$/);
+      for (const job of movable) {
+        expect(job.results, job.id).to.include({ state: 'succeeded', host: 'alive' });
+        expect(job.results.outputs.stdout).to.deep.equal(['moved']);
+      }
+      expect(hosts.probes).to.equal(1);
+      expect(hosts.starts.filter((host) => host === 'dead')).to.have.length(1);
+      expect(await logText()).to.include('host dead is unhealthy for the rest of this run: launch-failed, then dead: connection refused');
+    });
+
+    it('never retries a wrong host key', async () => {
+      hosts.wrongKey.add('h1');
+      const job = new ComputeJob('h1', 'echo ok', [], { name: 'bad-key' });
+      await scheduler({ retries: 3, hosts: ['h1'] }).run([job]);
+      expect(job.results).to.include({ state: 'failed', failure: 'launch-failed', launchProblem: 'host-key', retries: 0 });
+      expect(hosts.starts).to.deep.equal(['h1']);
+    });
+
+    it('does not retry a job failure unless asked', async () => {
+      const job = new ComputeJob('h1', 'exit 4', [], { name: 'exit4' });
+      await scheduler({ retries: 3, hosts: ['h1'] }).run([job]);
+      expect(job.results).to.include({ state: 'failed', failure: 'exit', returncode: 4, retries: 0 });
+    });
+
+    it('retries the job failures named in retryOn, per call or per job', async () => {
+      const marker = join(dir, `once${testNumber}`);
+      // fails the first time, succeeds the second
+      const failOnce = `if [ -e '${marker}' ]; then echo second; else touch '${marker}'; exit 3; fi`;
+      const job = new ComputeJob('h1', failOnce, [], { name: 'fail-once' });
+      await scheduler({ retries: 0, hosts: ['h1'] }).run([job], { retries: 1, retryOn: ['exit'] });
+      expect(job.results).to.include({ state: 'succeeded', retries: 1 });
+      expect(job.results.attempts[0]).to.include({ failure: 'exit', message: 'exited with return code 3' });
+      expect(job.results.outputs.stdout).to.deep.equal(['second']);
+
+      const picky = new ComputeJob('h1', 'exit 5', [], { name: 'picky', retries: 3, retryOn: (results) => results.returncode === 75 });
+      await scheduler({ hosts: ['h1'] }).run([picky]);
+      expect(picky.results).to.include({ state: 'failed', returncode: 5, retries: 0 });
+    });
+
+    it('stops retrying when the run is cancelled during the wait', async () => {
+      hosts.failNext.set('h1', 5);
+      const job = new ComputeJob('h1', 'echo ok', [], { name: 'waiting' });
+      const run = scheduler({ retries: 5, retryDelay: 30, hosts: ['h1'] }).run([job]);
+      await eventually(() => hosts.starts.length === 1, 'first attempt');
+      await sleep(100);
+      interrupt.abort();
+      await run;
+      expect(job.results).to.include({ state: 'failed', failure: 'launch-failed', retries: 0 });
+      expect(hosts.starts).to.have.length(1);
     });
   });
 
