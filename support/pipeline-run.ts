@@ -15,6 +15,7 @@ import { KILL_GRACE_MS } from './process-group.js';
 import type { LogLevel } from './protocol.js';
 import { findRecipe, findTask, loadRecipe, type LoadedRecipe } from './recipe-loader.js';
 import type { RecipeContext } from './recipe.js';
+import { summarizeJobs } from './run-summary.js';
 import { Scheduler } from './scheduler.js';
 
 export interface PipelineRunOptions {
@@ -168,6 +169,19 @@ export class PipelineRun {
     const result = await this.runRecipe(recipe, inputs);
     if (result.returncode !== 0) throw new RecipeFailedError(name, result.returncode);
     return result.outputs;
+  }
+
+  /** Logs how every job of the run ended; nothing when the run scheduled no job. */
+  logSummary(): void {
+    const jobs = this.scheduler.jobs;
+    if (jobs.length === 0) return;
+    const summary = summarizeJobs(jobs);
+    if (summary.failed === 0) {
+      this.logger.info(`summary: ${summary.headline}`);
+      return;
+    }
+    this.logger.error(`summary: ${summary.headline}`);
+    for (const line of summary.failures) this.logger.error(`  ${line}`);
   }
 
   /** Stops what is still running and writes the last log lines to disk. */

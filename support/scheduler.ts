@@ -90,6 +90,8 @@ export class Scheduler {
   /** Jobs queued or running per host, over every scheduleJobs call of the run. */
   readonly #outstanding = new Map<string, number>();
   readonly health: HostHealth;
+  /** Every job scheduled in the run, in order, for the summary and the records. */
+  readonly #jobs = new Set<ComputeJob>();
 
   constructor(settings: SchedulerSettings) {
     this.#settings = settings;
@@ -99,6 +101,7 @@ export class Scheduler {
   async run(jobs: readonly ComputeJob[], options: ScheduleOptions = {}, onEnded?: JobEndedListener): Promise<void> {
     const settings = this.#settings;
     for (const job of jobs) {
+      this.#jobs.add(job);
       if (!job.host) job.host = this.#leastBusyHost() ?? settings.hosts[0] ?? 'localhost';
       job.results.host = job.host;
       this.#count(job.host, +1);
@@ -124,6 +127,10 @@ export class Scheduler {
       this.#count(job.host, -1);
       onEnded?.(job);
     }));
+  }
+
+  get jobs(): ComputeJob[] {
+    return [...this.#jobs];
   }
 
   /**

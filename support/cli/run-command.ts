@@ -27,18 +27,27 @@ export async function runCommand(args: Record<string, unknown>): Promise<number>
   const jobName = (args['job-name'] as string | undefined) ?? basename(recipeArg, extname(recipeArg));
   const hosts = args.hosts === undefined ? undefined : [args.hosts].flat().map(String).join(',');
   const run = new PipelineRun({ config, jobName, consoleLevel: consoleLevel(args), dryRun: Boolean(args['dry-run']), hosts });
+  // First signal: cancel every job (TERM, KILL after the grace) and let the recipe finish.
+  // Second: KILL every job now and stop waiting for the recipe.
   let interrupts = 0;
+  let forceStop!: (error: InterruptedError) => void;
+  const forced = new Promise<never>((_, reject) => { forceStop = reject; });
+  forced.catch(() => {}); // a second signal after the recipe ended has nothing left to stop
   const onSignal = (signal: NodeJS.Signals) => {
     interrupts++;
-    if (interrupts === 1) run.interrupt(signal);
-    else void run.launchers.close();
+    if (interrupts === 1) {
+      run.interrupt(signal);
+      return;
+    }
+    run.logger.warn(`${signal} again: killing every job now`);
+    void run.launchers.close(0).then(() => forceStop(new InterruptedError(run.interruptedBy ?? signal)));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
     const { recipe, inputs } = await run.resolve(recipeArg, inputArguments(args));
     run.logger.info(`job ${jobName}: log file ${run.log.logFile}`);
-    const result = await run.runRecipe(recipe, inputs);
+    const result = await Promise.race([run.runRecipe(recipe, inputs), forced]);
     if (Object.keys(result.outputs).length > 0) process.stdout.write(JSON.stringify(result.outputs, null, 2) + '\n');
     if (run.interruptedBy) throw new InterruptedError(run.interruptedBy);
     return result.returncode;
@@ -46,6 +55,7 @@ export async function runCommand(args: Record<string, unknown>): Promise<number>
     if (!(error instanceof InterruptedError)) run.logger.debug(`run ended with ${error instanceof Error ? error.stack : String(error)}`);
     throw error;
   } finally {
+    run.logSummary();
     await run.close();
   }
 }
