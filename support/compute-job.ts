@@ -41,6 +41,8 @@ export interface JobResults {
   stack?: string;
   /** For `launch-failed`, when known: unreachable, timeout, auth, host-key, not-started, unhealthy. */
   launchProblem?: LaunchProblem;
+  /** True when the job succeeded in an earlier run of this job name and was not run again. */
+  reused?: boolean;
   /** How many times the job was retried; its earlier attempts, oldest first. */
   retries: number;
   attempts: AttemptRecord[];
@@ -94,12 +96,15 @@ export class ComputeJob {
   readonly options: ComputeJobOptions;
   /** Run-wide id, used to tag log lines and messages. */
   readonly id: string;
+  /** The host the job was created with; null when any cluster host will do. Part of its identity for resume. */
+  readonly requestedHost: string | null;
   /** Whether the job must stay on its host (see ComputeJobOptions.pinned). */
   readonly pinned: boolean;
   results: JobResults;
 
   constructor(host: string | null | undefined, command: NodeScript | string, args: readonly JsonValue[] = [], options: ComputeJobOptions = {}) {
     this.host = host ?? '';
+    this.requestedHost = host || null;
     this.command = command;
     this.args = [...args];
     this.options = options;

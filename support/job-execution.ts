@@ -6,7 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { ProtocolError } from './errors.js';
 import { LineSplitter, type Line } from './line-splitter.js';
-import type { Logger } from './logging.js';
+import type { Logger, LogPressure } from './logging.js';
 import type { AttemptRecord, ComputeJob, FailureReason, JobResults } from './compute-job.js';
 import { LaunchError, type ExitStatus, type LaunchedProcess, type Launcher, type LaunchProblem } from './launchers/launcher.js';
 import { decodeNodeMessage, encodeMessage, PROTOCOL_VERSION, type JsonValue, type LogLevel, type NodeMessage } from './protocol.js';
@@ -30,6 +30,8 @@ export interface ExecutionOptions {
   graceMs: number;
   /** The job's earlier attempts, when this is a retry. */
   earlier?: readonly AttemptRecord[];
+  /** While the log is backlogged the job's output is not read, so the node waits instead of the master's memory filling. */
+  logPressure?: LogPressure;
 }
 
 interface Outcome {
@@ -110,9 +112,29 @@ class JobExecution {
 
     const stdout = new LineSplitter(job.isNodeScript ? (line) => this.#onMessageLine(line) : (line) => this.#onStdoutLine(line));
     const stderr = new LineSplitter((line) => this.#onStderrLine(line));
-    launched.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    const pressure = this.#options.logPressure;
+    let paused = false;
+    // Both streams: an SSH channel's stdout and stderr share one window, and a local child blocks on either pipe.
+    const throttle = () => {
+      if (paused || !pressure?.backlogged) return;
+      paused = true;
+      launched.stdout.pause();
+      launched.stderr.pause();
+      void pressure.drained().then(() => {
+        paused = false;
+        launched.stdout.resume();
+        launched.stderr.resume();
+      });
+    };
+    launched.stdout.on('data', (chunk: Buffer) => {
+      stdout.push(chunk);
+      throttle();
+    });
     launched.stdout.on('end', () => stdout.end());
-    launched.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    launched.stderr.on('data', (chunk: Buffer) => {
+      stderr.push(chunk);
+      throttle();
+    });
     launched.stderr.on('end', () => stderr.end());
 
     // stdin stays open while the job runs: its closing tells the node (or a plain command's guard) to stop.

@@ -22,13 +22,89 @@ export interface RunLogOptions {
   logFile?: string;
   /** The same records as JSON lines. */
   jsonFile?: string;
+  /** More transports (the per-job logs), closed with the rest. */
+  transports?: winston.transport[];
+  /** More streams whose backlog pauses job output, looked up each time (they come and go). */
+  moreSinks?: () => Writable[];
+}
+
+/** Back-pressure from the log sinks: job output is read no faster than the log is written. */
+export interface LogPressure {
+  /** True while the console, a log file or the logger itself holds more unwritten output than it should. */
+  readonly backlogged: boolean;
+  /** Resolves once no sink is behind any more; at once for a sink that closed or failed. */
+  drained(): Promise<void>;
 }
 
 export interface RunLog {
   logger: Logger;
   logFile?: string;
   jsonFile?: string;
+  /** Job output pauses while this is backlogged, so a flooding node cannot fill the master's memory. */
+  pressure: LogPressure;
   close(): Promise<void>;
+}
+
+/** Unwritten bytes the console or a log file may hold before job output is paused. */
+export const LOG_BACKLOG_BYTES = 8 * 1024 * 1024;
+/** Records the logger may hold queued before job output is paused. */
+const LOGGER_BACKLOG_RECORDS = 10_000;
+/** A waiting sink is looked at again after this long, in case it went quiet without an event. */
+const DRAIN_RECHECK_MS = 1000;
+
+interface Sink {
+  stream: Writable;
+  /** writableLength above which the sink is behind: bytes, or records for an object-mode stream. */
+  limit: number;
+}
+
+function isBehind(sink: Sink): boolean {
+  return !sink.stream.destroyed && sink.stream.writableLength > sink.limit;
+}
+
+/** Resolves on the sink's next 'drain', 'finish' or 'close', or after DRAIN_RECHECK_MS. */
+function nextChange(stream: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const events = ['drain', 'finish', 'close'] as const;
+    const done = () => {
+      clearTimeout(timer);
+      for (const event of events) stream.off(event, done);
+      resolve();
+    };
+    const timer = setTimeout(done, DRAIN_RECHECK_MS);
+    for (const event of events) stream.on(event, done);
+  });
+}
+
+class SinkPressure implements LogPressure {
+  readonly #fixed: readonly Sink[];
+  readonly #more: () => Writable[];
+  /** One wait shared by every paused job, so a sink gets one set of listeners, not one per job. */
+  #waiting: Promise<void> | undefined;
+
+  constructor(sinks: readonly Sink[], more: () => Writable[] = () => []) {
+    this.#fixed = sinks;
+    this.#more = more;
+  }
+
+  get #sinks(): Sink[] {
+    return [...this.#fixed, ...this.#more().map((stream) => ({ stream, limit: LOG_BACKLOG_BYTES }))];
+  }
+
+  get backlogged(): boolean {
+    return this.#sinks.some(isBehind);
+  }
+
+  drained(): Promise<void> {
+    this.#waiting ??= this.#wait().finally(() => {
+      this.#waiting = undefined;
+    });
+    return this.#waiting;
+  }
+
+  async #wait(): Promise<void> {
+    for (let sink = this.#sinks.find(isBehind); sink; sink = this.#sinks.find(isBehind)) await nextChange(sink.stream);
+  }
 }
 
 const LEVEL_WIDTH = 7;
@@ -69,10 +145,13 @@ const consoleFormat = (color: boolean) => {
   });
 };
 
-const fileFormat = winston.format.printf((info) => {
+/** A record as a line of a log file: time, level, host#job, message, metadata. */
+export function fileLine(info: winston.Logform.TransformableInfo): string {
   const stamp = new Date().toISOString().replace('T', ' ').slice(0, 23);
   return `${stamp} ${info.level.toUpperCase().padEnd(LEVEL_WIDTH)} ${prefix(info)}${String(info.message)}${cutNote(info)}${extraMeta(info)}`;
-});
+}
+
+const fileFormat = winston.format.printf(fileLine);
 
 const jsonFormat = winston.format.combine(winston.format.timestamp(), winston.format.json());
 
@@ -105,13 +184,20 @@ export function openRunLog(options: RunLogOptions): RunLog {
     files.push(stream);
     transports.push(new winston.transports.Stream({ stream, level: 'debug', format: jsonFormat }));
   }
+  transports.push(...(options.transports ?? []));
   // No defaultMeta on the root: it would override the {host, job} of the children.
   const logger = winston.createLogger({ level: 'debug', levels: winston.config.npm.levels, transports, exitOnError: false });
+  // The console too: process.stderr on a pipe writes asynchronously and buffers without bound behind a slow reader.
+  const pressure = new SinkPressure([
+    { stream: logger, limit: LOGGER_BACKLOG_RECORDS },
+    ...[consoleStream, ...files].map((stream) => ({ stream, limit: LOG_BACKLOG_BYTES })),
+  ], options.moreSinks);
   let closing: Promise<void> | undefined;
   return {
     logger,
     logFile: options.logFile,
     jsonFile: options.jsonFile,
+    pressure,
     close() {
       closing ??= (async () => {
         const finished = transports.map((transport) => once(transport, 'finish'));

@@ -3,19 +3,25 @@
  * a recipe and the recipes it calls through runTask share; interruption; clean shut-down.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
 import type { PipelineConfig } from './config/pipeline-config.js';
-import { InputError, RecipeFailedError, UsageError } from './errors.js';
+import { ConfigError, InputError, RecipeFailedError, UsageError } from './errors.js';
 import { resolveInputs } from './fields.js';
 import { ClusterDescription, expandHostRange } from './cluster-description.js';
 import { frameworkRoot } from './framework-paths.js';
 import { createLaunchers, type Launchers } from './launchers/index.js';
-import { openRunLog, type RunLog } from './logging.js';
+import { fileLine, openRunLog, wantsColor, type RunLog } from './logging.js';
+import { JobFiles } from './job-files.js';
+import { canonicalJson, hashOf } from './job-identity.js';
+import { JobJournal, journalPath, readJournal } from './job-journal.js';
+import { RECORD_VERSION, RunEvents, type JobEnded, type RunStarted } from './run-events.js';
+import { StatusLine } from './status-line.js';
 import { KILL_GRACE_MS } from './process-group.js';
 import type { LogLevel } from './protocol.js';
 import { findRecipe, findTask, loadRecipe, type LoadedRecipe } from './recipe-loader.js';
 import type { RecipeContext } from './recipe.js';
-import { summarizeJobs } from './run-summary.js';
+import { detailLines, headline, reportRun } from './run-report.js';
 import { Scheduler } from './scheduler.js';
 
 export interface PipelineRunOptions {
@@ -27,6 +33,12 @@ export interface PipelineRunOptions {
   hosts?: string;
   /** Milliseconds between TERM and KILL when jobs are stopped. */
   graceMs?: number;
+  /** Run every job again, even those an earlier run of this job name finished. */
+  fresh?: boolean;
+  /** Resume although the recipe or its inputs differ from the recorded run. */
+  resumeAnyway?: boolean;
+  /** Keep a status line at the bottom of the console (a terminal). */
+  statusLine?: boolean;
 }
 
 export interface RecipeResult {
@@ -48,12 +60,24 @@ export class PipelineRun {
   readonly scheduler: Scheduler;
   /** The cluster's compute hosts: `--hosts`, else `[cluster] clusterdesc`, else localhost. */
   readonly hosts: string[];
+  /** Every job event of the run: the journal, the per-job files, --json and the status line listen. */
+  readonly events = new RunEvents();
+  readonly runId: string;
   readonly #abort = new AbortController();
   readonly #hostsGiven: boolean;
+  readonly #options: PipelineRunOptions;
+  readonly #journal: JobJournal | undefined;
+  readonly #jobFiles: JobFiles | undefined;
+  readonly #statusLine: StatusLine | undefined;
+  #reusable = new Map<string, JobEnded>();
+  #began = false;
   #interruptedBy: NodeJS.Signals | undefined;
 
   constructor(options: PipelineRunOptions) {
-    this.config = options.config.withVars({ job_name: options.jobName, start_time: startTimeStamp(new Date()) });
+    const startTime = startTimeStamp(new Date());
+    this.config = options.config.withVars({ job_name: options.jobName, start_time: startTime });
+    this.#options = options;
+    this.runId = `${startTime}.${process.pid}`;
     this.jobName = options.jobName;
     this.jobDirectory = this.config.jobDirectory;
     // Read every setting before anything is created, so a bad key fails the run before it starts.
@@ -72,7 +96,27 @@ export class PipelineRun {
     this.#hostsGiven = options.hosts !== undefined;
     this.hosts = options.hosts !== undefined ? expandHostRange(options.hosts, '--hosts') : clusterHosts(this.config);
     mkdirSync(this.jobDirectory, { recursive: true });
-    this.log = openRunLog({ consoleLevel: options.consoleLevel, logFile });
+    // A dry run records nothing: it would look like a run to resume from.
+    if (!options.dryRun) {
+      this.#journal = new JobJournal(journalPath(this.jobDirectory));
+      this.#jobFiles = new JobFiles(this.jobDirectory, fileLine);
+      const journal = this.#journal;
+      const jobFiles = this.#jobFiles;
+      this.events.subscribe((event) => journal.append(event)); // first: on disk before anyone hears of it
+      this.events.subscribe((event) => jobFiles.onEvent(event));
+    }
+    if (options.statusLine) {
+      const statusLine = new StatusLine(process.stderr);
+      this.#statusLine = statusLine;
+      this.events.subscribe((event) => statusLine.onEvent(event));
+    }
+    this.log = openRunLog({
+      consoleLevel: options.consoleLevel,
+      logFile,
+      ...(this.#statusLine ? { console: this.#statusLine.logStream, color: wantsColor(process.stderr) } : {}),
+      transports: this.#jobFiles ? [this.#jobFiles.transport('debug')] : [],
+      moreSinks: () => this.#jobFiles?.streams ?? [],
+    });
     this.launchers = launchers;
     this.scheduler = new Scheduler({
       launchers: this.launchers,
@@ -93,6 +137,10 @@ export class PipelineRun {
       retryDelay,
       dryRun: options.dryRun ?? false,
       dryRunOutput: process.stdout,
+      logPressure: this.log.pressure,
+      events: this.events,
+      runId: this.runId,
+      reusable: (key) => this.#reusable.get(key),
     });
   }
 
@@ -134,6 +182,40 @@ export class PipelineRun {
     return { recipe, inputs: resolveInputs(fields, raw) };
   }
 
+  /**
+   * Starts the run's records for the top-level recipe. Jobs that succeeded in earlier runs of
+   * this job name are reused, unless `fresh`; if the recipe or its inputs changed since the
+   * last run, that is an error unless `fresh` or `resumeAnyway` says what to do.
+   */
+  begin(recipe: LoadedRecipe, inputs: Record<string, unknown>): void {
+    const inputsHash = hashOf({ recipe: recipe.name, inputs });
+    if (this.#journal && !this.#options.fresh) {
+      const recorded = readJournal(this.#journal.path);
+      const last = recorded.runs.at(-1)?.started;
+      if (last && recorded.succeeded.size > 0 && last.inputsHash !== inputsHash && !this.#options.resumeAnyway) {
+        throw new UsageError(`job ${this.jobName} was last run with ${describeChanges(last, recipe.name, inputs)}; `
+          + 'rerun with --fresh to start over, or --resume-anyway to keep the jobs it finished');
+      }
+      this.#reusable = recorded.succeeded;
+    }
+    this.#began = true;
+    this.events.emit({
+      type: 'run-started', v: RECORD_VERSION, time: new Date().toISOString(), run: this.runId, jobName: this.jobName,
+      recipe: recipe.name, recipePath: recipe.path, inputs, inputsHash, hosts: this.hosts, pid: process.pid, controlHost: hostname(),
+      fresh: Boolean(this.#options.fresh), logFile: this.log.logFile ?? null,
+    });
+    if (this.#reusable.size > 0) {
+      this.logger.info(`resuming job ${this.jobName}: ${this.#reusable.size} jobs succeeded in earlier runs and are not run again (--fresh reruns them)`);
+    }
+  }
+
+  /** Records the end of the run (after begin()). */
+  end(returncode: number, outputs: Record<string, unknown>): void {
+    if (!this.#began) return;
+    this.#began = false;
+    this.events.emit({ type: 'run-ended', time: new Date().toISOString(), run: this.runId, returncode, interrupted: this.#interruptedBy ?? null, outputs });
+  }
+
   /** Runs a recipe with checked inputs; resolves with its return code and outputs. */
   async runRecipe(recipe: LoadedRecipe, inputs: Record<string, unknown>): Promise<RecipeResult> {
     const context: RecipeContext = {
@@ -143,6 +225,7 @@ export class PipelineRun {
       jobDirectory: this.jobDirectory,
       hosts: this.hosts,
       recipePath: recipe.path,
+      recipeName: recipe.name,
       scheduler: this.scheduler,
       runTask: (name, overrides) => this.#runTask(name, overrides),
     };
@@ -171,24 +254,34 @@ export class PipelineRun {
     return result.outputs;
   }
 
-  /** Logs how every job of the run ended; nothing when the run scheduled no job. */
+  /** Logs how every job of the run ended, from its records; nothing when it ran no job. */
   logSummary(): void {
-    const jobs = this.scheduler.jobs;
-    if (jobs.length === 0) return;
-    const summary = summarizeJobs(jobs);
-    if (summary.failed === 0) {
-      this.logger.info(`summary: ${summary.headline}`);
-      return;
-    }
-    this.logger.error(`summary: ${summary.headline}`);
-    for (const line of summary.failures) this.logger.error(`  ${line}`);
+    if (!this.#journal) return;
+    const run = readJournal(this.#journal.path).runs.findLast((recorded) => recorded.started.run === this.runId);
+    if (!run || run.jobs.size === 0) return;
+    const report = reportRun(this.jobDirectory, run);
+    const level = report.failures.length > 0 ? 'error' : 'info';
+    this.logger.log(level, `summary: ${headline(report)}`);
+    for (const line of detailLines(report)) this.logger.log(level, `  ${line}`);
   }
 
-  /** Stops what is still running and writes the last log lines to disk. */
+  /** Stops what is still running and writes the last log lines and records to disk. */
   async close(): Promise<void> {
     await this.launchers.close();
+    this.#statusLine?.stop();
     await this.log.close();
+    await this.#jobFiles?.close();
+    this.#journal?.close();
   }
+}
+
+/** What differs between the recorded run and this one, for the message that asks what to do. */
+function describeChanges(last: RunStarted, recipe: string, inputs: Record<string, unknown>): string {
+  if (last.recipe !== recipe) return `recipe ${last.recipe}, not ${recipe}`;
+  const names = [...new Set([...Object.keys(last.inputs), ...Object.keys(inputs)])]
+    .filter((name) => canonicalJson(last.inputs[name]) !== canonicalJson(inputs[name]));
+  const shown = names.slice(0, 3).map((name) => `--${name} ${canonicalJson(last.inputs[name]) ?? '(unset)'}, now ${canonicalJson(inputs[name]) ?? '(unset)'}`);
+  return `other inputs (${shown.join('; ')}${names.length > 3 ? `; and ${names.length - 3} more` : ''})`;
 }
 
 function tryFind(nameOrPath: string, config: PipelineConfig): string | undefined {
@@ -206,10 +299,11 @@ function installedPath(path: string, installRoot: string): string {
   return join(installRoot, inside);
 }
 
-/** The compute hosts of `[cluster] clusterdesc`, or localhost when there is none. */
+/** The compute hosts of `[cluster] clusterdesc`, or localhost when none is configured. */
 export function clusterHosts(config: PipelineConfig): string[] {
   const file = config.clusterdesc;
-  if (!file || !existsSync(file)) return ['localhost'];
+  if (!file) return ['localhost'];
+  if (!existsSync(file)) throw new ConfigError(config.file, `${config.file}: [cluster] clusterdesc: ${file} does not exist; expected a clusterdesc file listing the compute nodes`);
   const nodes = ClusterDescription.parse(readFileSync(file, 'utf8'), file).computeNodes();
   return nodes.length > 0 ? nodes : ['localhost'];
 }

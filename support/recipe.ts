@@ -22,6 +22,8 @@ export interface RecipeContext {
   hosts: string[];
   /** The recipe's own module file: node scripts are looked up next to it. */
   recipePath: string;
+  /** The recipe's name: part of its jobs' identity for resume. */
+  recipeName: string;
   scheduler: Scheduler;
   /** Runs another recipe or tasks.cfg task in the same run and returns its outputs. */
   runTask(name: string, overrides: Record<string, unknown>): Promise<Record<string, unknown>>;

@@ -18,7 +18,7 @@ export function RemoteCommand<TBase extends RecipeConstructor>(Base: TBase) {
     async scheduleJobs(jobs: readonly ComputeJob[], options: ScheduleOptions = {}): Promise<ComputeJob[]> {
       await this.context.scheduler.run(jobs, options, (job) => {
         if (job.results.state === 'failed') this.error.set();
-      });
+      }, this.context.recipeName);
       return [...jobs];
     }
   }

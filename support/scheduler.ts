@@ -6,11 +6,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { AttemptRecord, ComputeJob, JobResults, RetryOn } from './compute-job.js';
 import { HostHealth } from './host-health.js';
+import { JobIdentities } from './job-identity.js';
 import { buildCommand, type CommandPlacement } from './launch-command.js';
 import { executeJob } from './job-execution.js';
 import type { Launchers } from './launchers/index.js';
-import type { Logger } from './logging.js';
+import type { Logger, LogPressure } from './logging.js';
 import type { LogLevel } from './protocol.js';
+import type { JobEnded, RunEvent, RunEvents } from './run-events.js';
 
 export interface ScheduleOptions {
   /** Jobs at a time per host; default `[remote] max_per_node`. */
@@ -45,6 +47,14 @@ export interface SchedulerSettings {
   hosts: string[];
   /** Where --dry-run prints the jobs. */
   dryRunOutput: NodeJS.WritableStream;
+  /** Jobs' output is paused while the log is backlogged. */
+  logPressure?: LogPressure;
+  /** Where job-queued, job-started and job-ended go (the journal, --json, the status line). */
+  events?: RunEvents;
+  /** The run's id in the events. */
+  runId?: string;
+  /** A job that succeeded in an earlier run of this job name, by identity key: it is not run again. */
+  reusable?: (key: string) => JobEnded | undefined;
 }
 
 export type JobEndedListener = (job: ComputeJob) => void;
@@ -92,22 +102,36 @@ export class Scheduler {
   readonly health: HostHealth;
   /** Every job scheduled in the run, in order, for the summary and the records. */
   readonly #jobs = new Set<ComputeJob>();
+  readonly #identities = new JobIdentities();
+  readonly #keys = new WeakMap<ComputeJob, string>();
 
   constructor(settings: SchedulerSettings) {
     this.#settings = settings;
     this.health = new HostHealth(async (host) => settings.launchers.for(host).probe(host), settings.logger);
   }
 
-  async run(jobs: readonly ComputeJob[], options: ScheduleOptions = {}, onEnded?: JobEndedListener): Promise<void> {
+  /** Runs the jobs; `recipe` (the calling recipe's name) is part of each job's identity for resume. */
+  async run(jobs: readonly ComputeJob[], options: ScheduleOptions = {}, onEnded?: JobEndedListener, recipe = ''): Promise<void> {
     const settings = this.#settings;
+    const pending: ComputeJob[] = [];
     for (const job of jobs) {
       this.#jobs.add(job);
+      const key = this.#identities.keyOf(job, recipe);
+      this.#keys.set(job, key);
+      const recorded = settings.dryRun ? undefined : settings.reusable?.(key);
+      if (recorded) {
+        this.#reuse(job, recorded);
+        onEnded?.(job);
+        continue;
+      }
       if (!job.host) job.host = this.#leastBusyHost() ?? settings.hosts[0] ?? 'localhost';
       job.results.host = job.host;
       this.#count(job.host, +1);
+      pending.push(job);
+      if (!settings.dryRun) this.#queued(job);
     }
     if (settings.dryRun) {
-      for (const job of jobs) {
+      for (const job of pending) {
         this.#printDryRun(job);
         this.#count(job.host, -1);
       }
@@ -122,7 +146,7 @@ export class Scheduler {
         stop.abort();
       }
     };
-    await Promise.all(jobs.map(async (job) => {
+    await Promise.all(pending.map(async (job) => {
       await this.#runJob(job, options, limits, signal, settle);
       this.#count(job.host, -1);
       onEnded?.(job);
@@ -148,14 +172,16 @@ export class Scheduler {
         if (!this.health.isHealthy(job.host) && !job.pinned && this.#move(job)) return 'moved';
         if (!this.health.isHealthy(job.host)) this.#failUnstarted(job, earlier);
         else await this.#attempt(job, options, signal, earlier);
-        const retry = await this.#shouldRetry(job, signal, earlier.length < retries, retryOn);
-        if (!retry) settle(job);
+        const retry = await this.#shouldRetry(job, signal, earlier, retries, retryOn);
+        if (!retry) {
+          this.#ended(job);
+          settle(job);
+        }
         return retry ? 'retry' : 'done';
       });
       if (next === 'moved') continue;
       if (next === 'done') return;
       const results = job.results;
-      earlier.push({ host: results.host, failure: results.failure!, message: results.message ?? '', duration: results.duration });
       const wait = Math.min(this.#settings.retryDelay * 2 ** (earlier.length - 1), MAX_RETRY_DELAY_S) * (0.75 + Math.random() / 2);
       this.#settings.logger.warn(
         `retrying job ${job.id} (${earlier.length} of ${retries})${job.host === results.host ? '' : ` on ${job.host}`} in ${wait.toFixed(1)} s after ${results.failure} on ${results.host}`,
@@ -164,29 +190,35 @@ export class Scheduler {
       try {
         await delay(wait * 1000, undefined, { signal });
       } catch {
+        this.#ended(job);
         settle(job);
         return; // cancelled while waiting: the failed attempt stands
       }
     }
   }
 
-  /** After an attempt: whether to try again, having moved an unpinned job off a failed host. */
-  async #shouldRetry(job: ComputeJob, signal: AbortSignal, retriesLeft: boolean, retryOn: RetryOn | undefined): Promise<boolean> {
+  /**
+   * After an attempt: whether to try again. When so, the attempt joins `earlier` and an unpinned
+   * job has moved off the host it failed on (the job's results still name that host).
+   */
+  async #shouldRetry(job: ComputeJob, signal: AbortSignal, earlier: AttemptRecord[], retries: number, retryOn: RetryOn | undefined): Promise<boolean> {
     const results = job.results;
     if (results.state !== 'failed' || signal.aborted) return false;
     const healthy = await this.health.recheck(job.host, results);
-    if (!retriesLeft || !isRetryable(results, retryOn)) return false;
+    if (earlier.length >= retries || !isRetryable(results, retryOn)) return false;
     const failedOn = job.host;
     if (!job.pinned) this.#move(job, failedOn);
     if (!this.health.isHealthy(job.host) || (!healthy && job.host === failedOn)) {
       results.message = `${results.message}; not retried: ${failedOn} is unhealthy`;
       return false;
     }
+    earlier.push({ host: failedOn, failure: results.failure!, message: results.message ?? '', duration: results.duration });
     return true;
   }
 
   #attempt(job: ComputeJob, options: ScheduleOptions, signal: AbortSignal, earlier: readonly AttemptRecord[]): Promise<JobResults> {
     const settings = this.#settings;
+    this.#emit({ type: 'job-started', time: new Date().toISOString(), run: settings.runId ?? '', job: job.id, key: this.#keys.get(job) ?? '', host: job.host, attempt: earlier.length + 1 });
     return executeJob(job, {
       launcher: () => settings.launchers.for(job.host),
       command: buildCommand(job, settings.placement),
@@ -196,7 +228,44 @@ export class Scheduler {
       timeout: job.options.timeout ?? options.timeout ?? settings.timeout,
       graceMs: settings.graceMs,
       earlier,
+      logPressure: settings.logPressure,
     });
+  }
+
+  #emit(event: RunEvent): void {
+    this.#settings.events?.emit(event);
+  }
+
+  #queued(job: ComputeJob): void {
+    this.#emit({
+      type: 'job-queued', time: new Date().toISOString(), run: this.#settings.runId ?? '', job: job.id, key: this.#keys.get(job) ?? '',
+      host: job.host, command: buildCommand(job, this.#settings.placement, { guard: false }), args: job.args,
+    });
+  }
+
+  /** Written (to the journal: durably) before the job is reported to the recipe as ended. */
+  #ended(job: ComputeJob): void {
+    const { results } = job;
+    this.#emit({
+      type: 'job-ended', time: new Date().toISOString(), run: this.#settings.runId ?? '', job: job.id, key: this.#keys.get(job) ?? '',
+      host: job.host, state: results.state, returncode: results.returncode, signal: results.signal, duration: results.duration,
+      retries: results.retries, outputs: results.outputs,
+      ...(results.failure ? { failure: results.failure, message: results.message } : {}),
+      ...(results.launchProblem ? { launchProblem: results.launchProblem } : {}),
+      ...(results.reused ? { reused: true } : {}),
+    });
+  }
+
+  /** A job that succeeded in an earlier run with the same identity: its recorded results, not run again. */
+  #reuse(job: ComputeJob, recorded: JobEnded): void {
+    job.host = recorded.host;
+    job.results = {
+      state: 'succeeded', returncode: recorded.returncode, signal: recorded.signal, outputs: recorded.outputs, duration: recorded.duration,
+      host: recorded.host, retries: recorded.retries, attempts: [], reused: true,
+    };
+    this.#settings.logger.verbose(`succeeded in an earlier run (${recorded.time}); not run again, its outputs reused`, { host: job.host, job: job.id });
+    this.#queued(job);
+    this.#ended(job);
   }
 
   #failUnstarted(job: ComputeJob, earlier: readonly AttemptRecord[]): void {
@@ -215,7 +284,7 @@ export class Scheduler {
     this.#count(job.host, -1);
     this.#count(host, +1);
     job.host = host;
-    job.results.host = host;
+    if (job.results.state === 'pending') job.results.host = host;
     return true;
   }
 
@@ -234,8 +303,17 @@ export class Scheduler {
   }
 
   #printDryRun(job: ComputeJob): void {
-    const command = buildCommand(job, this.#settings.placement, { guard: false });
+    const { placement } = this.#settings;
+    const command = buildCommand(job, placement, { guard: false });
+    const environment = Object.entries({ ...placement.environment, ...job.options.environment }).map(([name, value]) => `${name}=${value}`);
     job.results = { ...job.results, host: job.host, state: 'skipped' };
-    this.#settings.dryRunOutput.write(`dry-run: job ${job.id} on ${job.host}: ${job.describe()}\n  command: ${command}\n`);
+    this.#settings.dryRunOutput.write([
+      `dry-run: job ${job.id} on ${job.host}: ${job.describe()}`,
+      `  command: ${command}`,
+      `  arguments: ${JSON.stringify(job.args)}`,
+      `  environment: ${environment.length > 0 ? environment.join(' ') : '(none)'}`,
+      `  working directory: ${placement.workingDirectory ?? '(the login directory)'}`,
+      '',
+    ].join('\n'));
   }
 }

@@ -8,8 +8,11 @@ import { hideBin } from 'yargs/helpers';
 import { UsageError } from '../errors.js';
 import { describeCommand } from './describe-command.js';
 import { hostsCommand } from './hosts-command.js';
+import { jobsCommand } from './jobs-command.js';
 import { listCommand } from './list-command.js';
-import { runCommand } from './run-command.js';
+import { logsCommand } from './logs-command.js';
+import { retryCommand, runCommand } from './run-command.js';
+import { statusCommand } from './status-command.js';
 import { exitWith, reportFatal } from './exit.js';
 
 const GLOBAL_OPTIONS = {
@@ -28,10 +31,35 @@ async function main(argv: string[]): Promise<number> {
       .option('job-name', { alias: 'j', type: 'string', describe: 'job name (default: the recipe name); the same name resumes' })
       .option('hosts', { type: 'string', describe: 'compute hosts, with ranges: node[01..16],gpu1..4 (default: the clusterdesc)' })
       .option('dry-run', { type: 'boolean', describe: 'print every job that would be dispatched, dispatch none' })
+      .option('fresh', { type: 'boolean', describe: 'start over: run every job again, even those an earlier run of this job name finished' })
+      .option('resume-anyway', { type: 'boolean', describe: 'resume even though the recipe inputs differ from the recorded run' })
+      .option('json', { type: 'boolean', describe: 'write NDJSON events (run, job queued/started/ended) to stdout' })
       .option('verbose', { alias: 'v', type: 'boolean', describe: 'show verbose messages on the console' })
       .option('debug', { alias: 'd', type: 'boolean', describe: 'show debug messages on the console' })
       .strict(false),
     (args) => { result = runCommand(args); })
+    .command('retry <job-name>', 'rerun only the jobs of a run that failed or never ended, with its recorded recipe and inputs', (y) => y
+      .positional('job-name', { type: 'string' })
+      .option('json', { type: 'boolean', describe: 'write NDJSON events to stdout' })
+      .option('verbose', { alias: 'v', type: 'boolean' })
+      .option('debug', { alias: 'd', type: 'boolean' })
+      .strict(),
+    (args) => { result = retryCommand(args); })
+    .command('status [job]', "how a run went, from its records: counts, hosts, failures (default: the newest run)", (y) => y
+      .positional('job', { type: 'string', describe: 'job name' })
+      .option('json', { type: 'boolean', describe: 'print one JSON object' })
+      .strict(),
+    (args) => { result = statusCommand(args); })
+    .command('logs <job-name>', "print a run's log, or one job's own log", (y) => y
+      .positional('job-name', { type: 'string' })
+      .option('job', { type: 'string', describe: 'the id (name or number) of one job' })
+      .option('follow', { alias: 'f', type: 'boolean', describe: 'keep printing until the run ends' })
+      .strict(),
+    (args) => { result = logsCommand({ ...args, jobName: args['job-name'] }); })
+    .command('jobs', 'the runs recorded in the runtime directory, newest first', (y) => y
+      .option('json', { type: 'boolean', describe: 'one JSON object per line' })
+      .strict(),
+    (args) => { result = jobsCommand(args); })
     .command('list', 'list the recipes with their descriptions', {}, (args) => { result = listCommand(args); })
     .command('describe <recipe>', "show a recipe's inputs: kinds, defaults, help", (y) => y.positional('recipe', { type: 'string' }),
       (args) => { result = describeCommand(args); })
@@ -41,7 +69,7 @@ async function main(argv: string[]): Promise<number> {
       .option('json', { type: 'boolean', describe: 'print a JSON array instead of the table' })
       .strict(),
     (args) => { result = hostsCommand(args); })
-    .demandCommand(1, 'say which command: run, list, describe or hosts')
+    .demandCommand(1, 'say which command: run, retry, status, logs, jobs, list, describe or hosts')
     .strictCommands()
     .fail((message, error) => {
       throw error ?? new UsageError(message);

@@ -1,11 +1,16 @@
-/** `pipeline run <recipe> [--<input> value ...]`. */
+/** `pipeline run <recipe> [--<input> value ...]` and `pipeline retry <job-name>`. */
+import { basename, extname } from 'node:path';
 import { locateConfig, PipelineConfig } from '../config/pipeline-config.js';
-import { InterruptedError } from '../errors.js';
+import { InterruptedError, NotFoundError } from '../errors.js';
+import { findJobDirectory } from '../job-directories.js';
+import { journalPath, readJournal } from '../job-journal.js';
 import { PipelineRun } from '../pipeline-run.js';
 import type { LogLevel } from '../protocol.js';
-import { basename, extname } from 'node:path';
 
-const RUN_OPTIONS = new Set(['_', '$0', 'recipe', 'config', 'job-name', 'j', 'dry-run', 'verbose', 'v', 'debug', 'd', 'help', 'hosts']);
+const RUN_OPTIONS = new Set([
+  '_', '$0', 'recipe', 'config', 'job-name', 'j', 'dry-run', 'verbose', 'v', 'debug', 'd', 'help', 'hosts',
+  'fresh', 'resume-anyway', 'json',
+]);
 
 export function inputArguments(args: Record<string, unknown>): Record<string, unknown> {
   const given: Record<string, unknown> = {};
@@ -21,12 +26,24 @@ function consoleLevel(args: Record<string, unknown>): LogLevel {
   return 'info';
 }
 
-export async function runCommand(args: Record<string, unknown>): Promise<number> {
-  const recipeArg = String(args.recipe);
-  const config = await PipelineConfig.load(locateConfig(args.config as string | undefined));
-  const jobName = (args['job-name'] as string | undefined) ?? basename(recipeArg, extname(recipeArg));
+interface RunRequest {
+  config: PipelineConfig;
+  jobName: string;
+  recipe: string;
+  inputs: Record<string, unknown>;
+  args: Record<string, unknown>;
+}
+
+async function execute({ config, jobName, recipe: recipeArg, inputs: given, args }: RunRequest): Promise<number> {
   const hosts = args.hosts === undefined ? undefined : [args.hosts].flat().map(String).join(',');
-  const run = new PipelineRun({ config, jobName, consoleLevel: consoleLevel(args), dryRun: Boolean(args['dry-run']), hosts });
+  const json = Boolean(args.json);
+  const run = new PipelineRun({
+    config, jobName, consoleLevel: consoleLevel(args), dryRun: Boolean(args['dry-run']), hosts,
+    fresh: Boolean(args.fresh), resumeAnyway: Boolean(args['resume-anyway']),
+    // The live view only where a person watches, and never in the way of --json.
+    statusLine: Boolean(process.stdout.isTTY && process.stderr.isTTY) && !json && !args['dry-run'],
+  });
+  if (json) run.events.subscribe((event) => process.stdout.write(JSON.stringify(event) + '\n'));
   // First signal: cancel every job (TERM, KILL after the grace) and let the recipe finish.
   // Second: KILL every job now and stop waiting for the recipe.
   let interrupts = 0;
@@ -44,18 +61,41 @@ export async function runCommand(args: Record<string, unknown>): Promise<number>
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  let returncode = 1;
+  let outputs: Record<string, unknown> = {};
   try {
-    const { recipe, inputs } = await run.resolve(recipeArg, inputArguments(args));
+    const { recipe, inputs } = await run.resolve(recipeArg, given);
+    run.begin(recipe, inputs);
     run.logger.info(`job ${jobName}: log file ${run.log.logFile}`);
-    const result = await Promise.race([run.runRecipe(recipe, inputs), forced]);
-    if (Object.keys(result.outputs).length > 0) process.stdout.write(JSON.stringify(result.outputs, null, 2) + '\n');
+    ({ returncode, outputs } = await Promise.race([run.runRecipe(recipe, inputs), forced]));
+    if (!json && Object.keys(outputs).length > 0) process.stdout.write(JSON.stringify(outputs, null, 2) + '\n');
     if (run.interruptedBy) throw new InterruptedError(run.interruptedBy);
-    return result.returncode;
+    return returncode;
   } catch (error) {
-    if (!(error instanceof InterruptedError)) run.logger.debug(`run ended with ${error instanceof Error ? error.stack : String(error)}`);
+    if (error instanceof InterruptedError) returncode = error.signal === 'SIGTERM' ? 143 : 130;
+    else run.logger.debug(`run ended with ${error instanceof Error ? error.stack : String(error)}`);
     throw error;
   } finally {
+    run.end(returncode, outputs);
     run.logSummary();
     await run.close();
   }
+}
+
+export async function runCommand(args: Record<string, unknown>): Promise<number> {
+  const recipe = String(args.recipe);
+  const config = await PipelineConfig.load(locateConfig(args.config as string | undefined));
+  const jobName = (args['job-name'] as string | undefined) ?? basename(recipe, extname(recipe));
+  return execute({ config, jobName, recipe, inputs: inputArguments(args), args });
+}
+
+/** Runs the newest recorded run of a job again, with its recipe and inputs: only what did not succeed runs. */
+export async function retryCommand(args: Record<string, unknown>): Promise<number> {
+  const config = await PipelineConfig.load(locateConfig(args.config as string | undefined));
+  const jobName = String(args['job-name']);
+  const { directory } = findJobDirectory(config, jobName);
+  const last = readJournal(journalPath(directory)).runs.at(-1);
+  if (!last) throw new NotFoundError(`job ${jobName} has no recorded run to retry`);
+  const hosts = args.hosts ?? last.started.hosts.join(',');
+  return execute({ config, jobName, recipe: last.started.recipePath, inputs: last.started.inputs, args: { ...args, hosts } });
 }

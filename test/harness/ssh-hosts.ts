@@ -71,6 +71,12 @@ export interface TestCluster {
   stopHost(alias: string): Promise<void>;
   /** SIGKILL the listener and all its per-connection sshd processes (simulates a dead host). */
   killHostSessions(alias: string, options?: KillHostSessionsOptions): Promise<void>;
+  /**
+   * SIGSTOP the listener and its sshd processes: the host hangs (TCP stays open, nothing answers),
+   * as a host does that lost its network or froze. `thawHost` sends SIGCONT.
+   */
+  freezeHost(alias: string): void;
+  thawHost(alias: string): void;
   /** (re)start a stopped host with the same keys/port; no-op when it is running. */
   startHost(alias: string): Promise<void>;
   /** live processes (state not Z) owned by the test user */
@@ -686,6 +692,23 @@ class Cluster implements TestCluster {
     for (const p of victims) killSafe(p.pid, p.start, 'SIGKILL');
     await this.terminate(st, 'SIGKILL', 3000);
     await waitGone(victims, 5000);
+  }
+
+  #sshdTree(alias: string): ProcInfo[] {
+    const st = this.state(alias);
+    const roots = this.listenerRoots([st]);
+    const tree = descendantsOf(roots, listProcs()).filter(isSshdProcess);
+    this.recordCaused(tree);
+    const listener = st.host.pid ? readProc(st.host.pid) : undefined;
+    return listener ? [listener, ...tree] : tree;
+  }
+
+  freezeHost(alias: string): void {
+    for (const p of this.#sshdTree(alias)) killSafe(p.pid, p.start, 'SIGSTOP');
+  }
+
+  thawHost(alias: string): void {
+    for (const p of this.#sshdTree(alias)) killSafe(p.pid, p.start, 'SIGCONT');
   }
 
   async startHost(alias: string): Promise<void> {

@@ -73,6 +73,13 @@ describe('bad input: exit 2 and one clear line', function () {
     expectUsageError(await ws.run(['run', 'greet']), new RegExp(`^pipeline: ${ws.configPath}:4: \\[remote\\] max_per_node: expected an integer >= 1, got "many"$`));
   });
 
+  it('a clusterdesc that does not exist names the key and the file', async () => {
+    ws.write('pipeline.cfg', `[DEFAULT]\nruntime_directory = ${ws.runtimeDirectory}\n[cluster]\nclusterdesc = nowhere.clusterdesc\n`);
+    const missing = join(ws.dir, 'nowhere.clusterdesc');
+    expectUsageError(await ws.run(['run', 'greet']), new RegExp(`^pipeline: ${ws.configPath}: \\[cluster\\] clusterdesc: ${missing} does not exist; expected a clusterdesc file`));
+    expectUsageError(await ws.run(['hosts', 'check']), /\[cluster\] clusterdesc: .* does not exist/);
+  });
+
   it('an unknown interpolation names the key', async () => {
     ws.write('pipeline.cfg', `[DEFAULT]\nruntime_directory = %(nowhere)s/x\n`);
     expectUsageError(await ws.run(['run', 'greet']), /runtime_directory: %\(nowhere\)s refers to an unknown key 'nowhere'/);

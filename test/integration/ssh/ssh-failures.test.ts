@@ -22,7 +22,7 @@ describe('ssh launcher: host keys, authentication, unreachable hosts', function 
   }
 
   async function runWhere(hosts: string): Promise<{ code: number | null; jobs: JobOutput[]; stderr: string }> {
-    const result = await p.ws.run(['run', 'where', '--hosts', hosts]);
+    const result = await p.ws.run(['run', 'where', '--fresh', '--hosts', hosts]);
     return { code: result.code, jobs: JSON.parse(result.stdout || '{"jobs":[]}').jobs, stderr: result.stderr };
   }
 
@@ -121,9 +121,9 @@ describe('ssh launcher: host keys, authentication, unreachable hosts', function 
       await waitForFile(socket);
       execFileSync('ssh-add', ['-q', p.cluster.userKeyPath], { env: { ...process.env, SSH_AUTH_SOCK: socket }, stdio: 'ignore' });
       sshConfigVariant('agent', (t) => t.replaceAll(p.cluster.userKeyPath, join(p.cluster.dir, 'no_such_key')));
-      const result = await p.ws.run(['run', 'where', '--hosts', 'node1'], { env: { SSH_AUTH_SOCK: socket } });
+      const result = await p.ws.run(['run', 'where', '--fresh', '--hosts', 'node1'], { env: { SSH_AUTH_SOCK: socket } });
       expect(result.code, result.stderr).to.equal(0);
-      const without = await p.ws.run(['run', 'where', '--hosts', 'node1'], { env: { SSH_AUTH_SOCK: '' } });
+      const without = await p.ws.run(['run', 'where', '--fresh', '--hosts', 'node1'], { env: { SSH_AUTH_SOCK: '' } });
       expect(JSON.parse(without.stdout).jobs[0].message).to.match(/authentication failed .*: the server refused no key found/);
     } finally {
       agent.kill('SIGKILL');
@@ -132,7 +132,7 @@ describe('ssh launcher: host keys, authentication, unreachable hosts', function 
 
   it('authenticates with [remote] identity_file', async () => {
     sshConfigVariant('identity', (t) => t.replaceAll(p.cluster.userKeyPath, join(p.cluster.dir, 'no_such_key')), `identity_file = ${p.cluster.userKeyPath}`);
-    const result = await p.ws.run(['run', 'where', '--hosts', 'node2'], { env: { SSH_AUTH_SOCK: '' } });
+    const result = await p.ws.run(['run', 'where', '--fresh', '--hosts', 'node2'], { env: { SSH_AUTH_SOCK: '' } });
     expect(result.code, result.stderr).to.equal(0);
   });
 });

@@ -13,7 +13,7 @@ describe('ssh launcher against real sshd test hosts', function () {
   afterEach(() => p.configure());
 
   it('jobs pinned to three hosts run there, as the test user, with outputs and logs as locally', async () => {
-    const result = await p.ws.run(['run', 'where', '--per-host', '2']);
+    const result = await p.ws.run(['run', 'where', '--fresh', '--per-host', '2']);
     expect(result.code, result.stderr).to.equal(0);
     const { jobs } = JSON.parse(result.stdout);
     expect(jobs).to.have.lengthOf(6);
@@ -31,14 +31,14 @@ describe('ssh launcher against real sshd test hosts', function () {
   });
 
   it('shell-command jobs run through the same connections', async () => {
-    const result = await p.ws.run(['run', 'where', '--shell', '--hosts', 'node[1..3]']);
+    const result = await p.ws.run(['run', 'where', '--fresh', '--shell', '--hosts', 'node[1..3]']);
     expect(result.code, result.stderr).to.equal(0);
     const { jobs } = JSON.parse(result.stdout);
     expect(jobs.map((j: { stdout: string[] }) => j.stdout[0]!.split('|')[0]!.split(' ')[2])).to.deep.equal(p.cluster.hosts.map((h) => h.address));
   });
 
   it('the shipped parallel_example runs from install_root on the hosts', async () => {
-    const result = await p.ws.run(['run', 'parallel_example', '--hosts', 'node1,node2', '--jobs', '4']);
+    const result = await p.ws.run(['run', 'parallel_example', '--fresh', '--hosts', 'node1,node2', '--jobs', '4']);
     expect(result.code, result.stderr).to.equal(0);
     const log = latestLog(p.ws.jobDirectory('parallel_example'));
     expect(log).to.match(/node1#\d+ job 0 on .* says: hello/);
@@ -48,7 +48,7 @@ describe('ssh launcher against real sshd test hosts', function () {
 
   it('a node\'s log line reaches the master\'s log while the job is still running', async () => {
     const marker = join(p.cluster.dir, 'work', `seen-${Date.now()}`);
-    const running = p.ws.run(['run', 'where', '--hosts', 'node2', '--wait-for', marker]);
+    const running = p.ws.run(['run', 'where', '--fresh', '--hosts', 'node2', '--wait-for', marker]);
     // The node waits for the marker, which appears only once the master has logged its first line.
     const deadline = Date.now() + 30_000;
     let seen = false;

@@ -10,13 +10,13 @@ describe('ssh launcher: session limits', function () {
 
   it('60 concurrent jobs on one host whose sshd has MaxSessions 4 all succeed', async () => {
     // max_sessions stays at its default 10: the launcher must learn the real limit from refusals
-    const nodeJobs = await p.ws.run(['run', 'where', '--hosts', 'node1', '--per-host', '60', '--max-per-node', '60']);
+    const nodeJobs = await p.ws.run(['run', 'where', '--fresh', '--hosts', 'node1', '--per-host', '60', '--max-per-node', '60']);
     expect(nodeJobs.code, nodeJobs.stderr.slice(-3000)).to.equal(0);
     const { jobs } = JSON.parse(nodeJobs.stdout);
     expect(jobs).to.have.lengthOf(60);
     expect(jobs.every((j: { state: string }) => j.state === 'succeeded')).to.equal(true);
 
-    const shellJobs = await p.ws.run(['run', 'where', '--shell', '--hosts', 'node1', '--per-host', '60', '--max-per-node', '60']);
+    const shellJobs = await p.ws.run(['run', 'where', '--fresh', '--shell', '--hosts', 'node1', '--per-host', '60', '--max-per-node', '60']);
     expect(shellJobs.code, shellJobs.stderr.slice(-3000)).to.equal(0);
     expect(JSON.parse(shellJobs.stdout).jobs.filter((j: { state: string }) => j.state === 'succeeded')).to.have.lengthOf(60);
     // and sshd really did refuse sessions beyond its limit
@@ -38,7 +38,7 @@ describe('ssh launcher: ProxyJump', function () {
     const path = `${p.cluster.dir}/ssh_config.jump`;
     writeFileSync(path, `${jumped}\n${config}`);
     p.configure(`ssh_config = ${path}`);
-    const result = await p.ws.run(['run', 'where', '--hosts', 'inner-via-gateway']);
+    const result = await p.ws.run(['run', 'where', '--fresh', '--hosts', 'inner-via-gateway']);
     expect(result.code, result.stderr).to.equal(0);
     const { jobs } = JSON.parse(result.stdout);
     expect(jobs[0].server).to.equal(inner.address);

@@ -1,0 +1,53 @@
+/** `pipeline logs JOB_NAME [--job ID] [--follow]`: the newest run's log, or one job's own log. */
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { locateConfig, PipelineConfig } from '../config/pipeline-config.js';
+import { NotFoundError } from '../errors.js';
+import { findJobDirectory } from '../job-directories.js';
+import { jobLogPath } from '../job-files.js';
+import { journalPath, readJournal } from '../job-journal.js';
+
+const FOLLOW_POLL_MS = 200;
+
+/** Copies the file from `offset` to stdout; returns the new offset. */
+function copyFrom(path: string, offset: number): number {
+  if (!existsSync(path)) return offset;
+  const size = statSync(path).size;
+  if (size <= offset) return offset;
+  const fd = openSync(path, 'r');
+  try {
+    const buffer = Buffer.alloc(1 << 20);
+    let position = offset;
+    while (position < size) {
+      const n = readSync(fd, buffer, 0, Math.min(buffer.length, size - position), position);
+      if (n === 0) break;
+      process.stdout.write(buffer.subarray(0, n));
+      position += n;
+    }
+    return position;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export async function logsCommand(args: Record<string, unknown>): Promise<number> {
+  const config = await PipelineConfig.load(locateConfig(args.config as string | undefined));
+  const { name, directory } = findJobDirectory(config, args.jobName as string | undefined);
+  const journal = journalPath(directory);
+  const latest = () => readJournal(journal).runs.at(-1);
+  const job = args.job === undefined ? undefined : String(args.job);
+  const path = job !== undefined ? jobLogPath(directory, job) : latest()?.started.logFile;
+  if (!path) throw new NotFoundError(`job ${name}: its newest run recorded no log file`);
+  if (!existsSync(path) && !args.follow) {
+    throw new NotFoundError(job !== undefined ? `job ${name} has no job ${job} with a log (${path} does not exist)` : `${path} does not exist`);
+  }
+  let offset = copyFrom(path, 0);
+  if (!args.follow) return 0;
+  // Follow until the run has ended (or its master is gone), then print what is left.
+  while (latest()?.status === 'running') {
+    await sleep(FOLLOW_POLL_MS);
+    offset = copyFrom(path, offset);
+  }
+  copyFrom(path, offset);
+  return 0;
+}

@@ -1,0 +1,147 @@
+/**
+ * The job records of a job directory: an append-only NDJSON journal of RunEvents. Each event
+ * is one write() of one line, so a master killed at any instant leaves whole lines (at worst a
+ * torn last line, which the reader drops); the end of a job and of a run are fdatasync'ed
+ * before the run goes on, so a finished job's record survives even a crash of the machine.
+ * Why not a database: SQLite needs a native build (npm installs no build scripts here) or
+ * Node 22's node:sqlite; a journal needs neither and `tail -f`/`jq` can read it.
+ */
+import { closeSync, existsSync, fdatasyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { JobState } from './compute-job.js';
+import type { JobEnded, RunEnded, RunEvent, RunStarted } from './run-events.js';
+
+export const JOURNAL_FILE = 'journal.ndjson';
+
+export function journalPath(jobDirectory: string): string {
+  return join(jobDirectory, JOURNAL_FILE);
+}
+
+export class JobJournal {
+  readonly path: string;
+  #fd: number | undefined;
+
+  constructor(path: string) {
+    mkdirSync(dirname(path), { recursive: true });
+    this.path = path;
+    this.#fd = openSync(path, 'a');
+  }
+
+  append(event: RunEvent): void {
+    if (this.#fd === undefined) return;
+    writeSync(this.#fd, JSON.stringify(event) + '\n');
+    if (event.type === 'job-ended' || event.type === 'run-ended' || event.type === 'run-started') fdatasyncSync(this.#fd);
+  }
+
+  close(): void {
+    if (this.#fd === undefined) return;
+    closeSync(this.#fd);
+    this.#fd = undefined;
+  }
+}
+
+/** A job as the records know it: where it got to, and how it ended if it did. */
+export interface RecordedJob {
+  job: string;
+  key: string;
+  host: string;
+  command: string;
+  state: JobState | 'queued' | 'running';
+  attempt: number;
+  ended?: JobEnded;
+}
+
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted' | 'crashed';
+
+export interface RecordedRun {
+  started: RunStarted;
+  ended?: RunEnded;
+  /** By job id, in the order the jobs were queued. */
+  jobs: Map<string, RecordedJob>;
+  status: RunStatus;
+}
+
+export interface JournalContents {
+  runs: RecordedRun[];
+  /** Jobs that succeeded, by identity key, since the last fresh start: what a resume reuses. */
+  succeeded: Map<string, JobEnded>;
+  /** Lines that could not be read (not the torn last line of a killed master). */
+  problems: string[];
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function statusOf(run: RecordedRun): RunStatus {
+  if (run.ended) {
+    if (run.ended.interrupted) return 'interrupted';
+    return run.ended.returncode === 0 ? 'succeeded' : 'failed';
+  }
+  const here = run.started.controlHost === hostname();
+  return here && !isAlive(run.started.pid) ? 'crashed' : 'running';
+}
+
+function apply(run: RecordedRun, event: RunEvent): void {
+  switch (event.type) {
+    case 'job-queued':
+      run.jobs.set(event.job, { job: event.job, key: event.key, host: event.host, command: event.command, state: 'queued', attempt: 0 });
+      break;
+    case 'job-started': {
+      const job = run.jobs.get(event.job);
+      if (job) Object.assign(job, { state: 'running', host: event.host, attempt: event.attempt });
+      break;
+    }
+    case 'job-ended': {
+      const job = run.jobs.get(event.job) ?? { job: event.job, key: event.key, host: event.host, command: '', state: 'queued', attempt: 0 };
+      Object.assign(job, { state: event.state, host: event.host, ended: event });
+      run.jobs.set(event.job, job);
+      break;
+    }
+    case 'run-ended':
+      run.ended = event;
+      break;
+    case 'run-started':
+      break;
+  }
+}
+
+export function readJournal(path: string): JournalContents {
+  const contents: JournalContents = { runs: [], succeeded: new Map(), problems: [] };
+  if (!existsSync(path)) return contents;
+  const text = readFileSync(path, 'utf8');
+  const lines = text.split('\n');
+  const torn = !text.endsWith('\n') ? lines.length - 1 : -1; // the last line of a master killed mid-write
+  let run: RecordedRun | undefined;
+  lines.forEach((line, index) => {
+    if (line === '') return;
+    let event: RunEvent;
+    try {
+      event = JSON.parse(line) as RunEvent;
+      if (typeof event !== 'object' || event === null || typeof event.type !== 'string') throw new Error('not an event');
+    } catch {
+      if (index !== torn) contents.problems.push(`${path}:${index + 1}: not a JSON record`);
+      return;
+    }
+    if (event.type === 'run-started') {
+      run = { started: event, jobs: new Map(), status: 'running' };
+      contents.runs.push(run);
+      if (event.fresh) contents.succeeded.clear();
+      return;
+    }
+    if (!run) {
+      contents.problems.push(`${path}:${index + 1}: ${event.type} before any run-started`);
+      return;
+    }
+    if (event.type === 'job-ended' && event.state === 'succeeded') contents.succeeded.set(event.key, event);
+    apply(run, event);
+  });
+  for (const recorded of contents.runs) recorded.status = statusOf(recorded);
+  return contents;
+}
