@@ -13,6 +13,8 @@ import { decodeNodeMessage, encodeMessage, PROTOCOL_VERSION, type JsonValue, typ
 
 /** Lines of a plain command's stdout kept in `outputs.stdout`; the log gets all of them. */
 const MAX_STDOUT_LINES = 10_000;
+/** ...and bytes: 10,000 lines of 64 KiB would be 640 MB held per job. */
+const MAX_STDOUT_BYTES = 4 * 1024 * 1024;
 const STDERR_TAIL_LINES = 5;
 
 export interface ExecutionOptions {
@@ -48,6 +50,7 @@ class JobExecution {
   readonly #stderrTail: string[] = [];
   readonly #stdoutLines: string[] = [];
   #stdoutDropped = 0;
+  #stdoutBytes = 0;
   #outputs: Record<string, JsonValue> = {};
   #exception: { name: string; message: string; stack?: string } | undefined;
   #messages = 0;
@@ -165,7 +168,8 @@ class JobExecution {
     switch (message.type) {
       case 'log':
         // host and job last: a node cannot pass itself off as another job.
-        this.#log.log(message.level, message.message, { ...message.meta, host: this.#job.host, job: this.#job.id });
+        // The object form: with (message, meta) winston treats %s, %d... in the message as format tokens and drops the meta.
+        this.#log.log({ ...message.meta, level: message.level, message: message.message, host: this.#job.host, job: this.#job.id });
         break;
       case 'outputs':
         this.#outputs = { ...this.#outputs, ...message.outputs };
@@ -179,14 +183,22 @@ class JobExecution {
     }
   }
 
+  #logLine(line: Line, stream: 'stdout' | 'stderr'): void {
+    this.#log.log({ level: 'info', message: line.text, stream, ...(line.cutBytes ? { cut: line.cutBytes } : {}) });
+  }
+
   #onStdoutLine(line: Line): void {
-    this.#log.info(line.text, line.cutBytes ? { stream: 'stdout', cut: line.cutBytes } : { stream: 'stdout' });
-    if (this.#stdoutLines.length < MAX_STDOUT_LINES) this.#stdoutLines.push(line.text);
-    else this.#stdoutDropped++;
+    this.#logLine(line, 'stdout');
+    if (this.#stdoutLines.length < MAX_STDOUT_LINES && this.#stdoutBytes + line.text.length <= MAX_STDOUT_BYTES) {
+      this.#stdoutLines.push(line.text);
+      this.#stdoutBytes += line.text.length;
+    } else {
+      this.#stdoutDropped++;
+    }
   }
 
   #onStderrLine(line: Line): void {
-    this.#log.info(line.text, line.cutBytes ? { stream: 'stderr', cut: line.cutBytes } : { stream: 'stderr' });
+    this.#logLine(line, 'stderr');
     this.#stderrTail.push(line.text);
     if (this.#stderrTail.length > STDERR_TAIL_LINES) this.#stderrTail.shift();
   }

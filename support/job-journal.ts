@@ -21,20 +21,25 @@ export function journalPath(jobDirectory: string): string {
 export class JobJournal {
   readonly path: string;
   #fd: number | undefined;
+  #closed = false;
 
+  /** Nothing is created until the first event: a run that fails its input checks leaves no records. */
   constructor(path: string) {
-    mkdirSync(dirname(path), { recursive: true });
     this.path = path;
-    this.#fd = openSync(path, 'a');
   }
 
   append(event: RunEvent): void {
-    if (this.#fd === undefined) return;
+    if (this.#closed) return;
+    if (this.#fd === undefined) {
+      mkdirSync(dirname(this.path), { recursive: true });
+      this.#fd = openSync(this.path, 'a');
+    }
     writeSync(this.#fd, JSON.stringify(event) + '\n');
     if (event.type === 'job-ended' || event.type === 'run-ended' || event.type === 'run-started') fdatasyncSync(this.#fd);
   }
 
   close(): void {
+    this.#closed = true;
     if (this.#fd === undefined) return;
     closeSync(this.#fd);
     this.#fd = undefined;

@@ -239,6 +239,14 @@ function reapChildren(): void {
   signalGroup(pgid, 'SIGTERM');
 }
 
+/** Pipe writes are asynchronous: wait until what the script printed has left, or process.exit() drops its last lines. */
+function stdioWritten(): Promise<void> {
+  return Promise.all([process.stdout, process.stderr].map((stream) => new Promise<void>((resolve) => {
+    if (stream.destroyed || !stream.writable) resolve();
+    else stream.write('', () => resolve());
+  }))).then(() => undefined);
+}
+
 async function runAsJob(NodeClass: NodeClass): Promise<void> {
   if (!hasMessageChannel()) {
     process.stderr.write('this is a node script: it is started by the pipeline master (pipeline run), which gives it its arguments\n');
@@ -250,8 +258,10 @@ async function runAsJob(NodeClass: NodeClass): Promise<void> {
     const err = error instanceof Error ? error : new Error(String(error));
     sink.send({ type: 'exception', job, name: err.name, message: err.message, stack: err.stack });
     sink.flush();
-    reapChildren();
-    process.exit(1);
+    void stdioWritten().then(() => {
+      reapChildren();
+      process.exit(1);
+    });
   };
   process.on('uncaughtException', fail);
   process.on('unhandledRejection', fail);
@@ -275,6 +285,7 @@ async function runAsJob(NodeClass: NodeClass): Promise<void> {
   if (Object.keys(node.outputs).length > 0) sink.send({ type: 'outputs', job, outputs: node.outputs });
   sink.send({ type: 'result', job, returncode });
   sink.flush();
+  await stdioWritten();
   reapChildren();
   process.exit(returncode);
 }

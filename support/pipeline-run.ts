@@ -209,11 +209,9 @@ export class PipelineRun {
     }
   }
 
-  /** Records the end of the run (after begin()). */
-  end(returncode: number, outputs: Record<string, unknown>): void {
-    if (!this.#began) return;
-    this.#began = false;
-    this.events.emit({ type: 'run-ended', time: new Date().toISOString(), run: this.runId, returncode, interrupted: this.#interruptedBy ?? null, outputs });
+  /** Clears the status line for good, so that what follows (outputs, the summary) is plain text. */
+  stopLiveView(): void {
+    this.#statusLine?.stop();
   }
 
   /** Runs a recipe with checked inputs; resolves with its return code and outputs. */
@@ -265,14 +263,24 @@ export class PipelineRun {
     for (const line of detailLines(report)) this.logger.log(level, `  ${line}`);
   }
 
-  /** Stops what is still running and writes the last log lines and records to disk. */
-  async close(): Promise<void> {
+  /**
+   * Stops what is still running and writes the last log lines to disk; then, when the run
+   * began, records its end: a reader that sees run-ended knows every log line is written.
+   */
+  async close(ended?: { returncode: number; outputs: Record<string, unknown> }): Promise<void> {
     await this.launchers.close();
-    this.#statusLine?.stop();
+    this.stopLiveView();
     await this.log.close();
     await this.#jobFiles?.close();
+    if (this.#began && ended) {
+      this.events.emit({
+        type: 'run-ended', time: new Date().toISOString(), run: this.runId, returncode: ended.returncode,
+        interrupted: this.#interruptedBy ?? null, outputs: ended.outputs,
+      });
+    }
     this.#journal?.close();
   }
+
 }
 
 /** What differs between the recorded run and this one, for the message that asks what to do. */

@@ -76,7 +76,7 @@ export class StatusLine {
 
   #redraw(): void {
     if (this.#stopped || this.#states.size === 0) return;
-    const width = this.#terminal.columns ?? 80;
+    const width = this.#terminal.columns || 80; // a pseudo-terminal may say 0
     const text = renderStatus(this.#counts, (Date.now() - this.#began) / 1000).slice(0, Math.max(10, width - 1));
     if (text === this.#shown) return;
     this.#shown = text;

@@ -68,6 +68,7 @@ async function execute({ config, jobName, recipe: recipeArg, inputs: given, args
     run.begin(recipe, inputs);
     run.logger.info(`job ${jobName}: log file ${run.log.logFile}`);
     ({ returncode, outputs } = await Promise.race([run.runRecipe(recipe, inputs), forced]));
+    run.stopLiveView();
     if (!json && Object.keys(outputs).length > 0) process.stdout.write(JSON.stringify(outputs, null, 2) + '\n');
     if (run.interruptedBy) throw new InterruptedError(run.interruptedBy);
     return returncode;
@@ -76,9 +77,9 @@ async function execute({ config, jobName, recipe: recipeArg, inputs: given, args
     else run.logger.debug(`run ended with ${error instanceof Error ? error.stack : String(error)}`);
     throw error;
   } finally {
-    run.end(returncode, outputs);
+    run.stopLiveView();
     run.logSummary();
-    await run.close();
+    await run.close({ returncode, outputs });
   }
 }
 

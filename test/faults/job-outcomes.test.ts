@@ -16,6 +16,8 @@ describe('faults: every job ends with one state and one reason (real sshd hosts)
       { name: 'shell-exits5', host: 'node1', shell: 'echo going; exit 5' },
       { name: 'shell-killed', host: 'node2', shell: 'kill -KILL $$' },
       { name: 'fine', host: 'node3', node: ['chatter', 0.2] },
+      { name: 'prints-then-exits', host: 'node1', node: ['bigline', 8 * 1024 * 1024] },
+      { name: 'percent', host: 'node2', node: ['percent'] },
     ]);
     const result = await run.ended;
     expect(result.code, result.stderr).to.equal(1);
@@ -30,9 +32,13 @@ describe('faults: every job ends with one state and one reason (real sshd hosts)
     expect(job(result, 'shell-killed')).to.include({ state: 'failed', failure: 'signal', signal: 'SIGKILL' });
     expect(job(result, 'fine')).to.include({ state: 'succeeded', returncode: 0 });
     for (const report of result.jobs) expect(report.retries, report.name).to.equal(0);
+    // a node's last output line is not lost when it exits with its pipe full
+    expect(run.log()).to.include('node1#prints-then-exits after the big line');
+    // %s and %d in a message are text, and its metadata is kept
+    expect(run.log()).to.match(/WARN +node2#percent disk 95%s full, %d left \{"disk":"sda"\}/);
 
     const summary = /summary: (.*)/.exec(result.stderr)?.[1] ?? '';
-    expect(summary).to.match(/^9 jobs: (1 succeeded, 8 failed|8 failed, 1 succeeded) \(/);
+    expect(summary).to.match(/^11 jobs: (3 succeeded, 8 failed|8 failed, 3 succeeded) \(/);
     for (const count of ['3 timeout', '2 exit', '1 node-exception', '2 signal']) expect(summary).to.include(count);
     expect(result.stderr).to.include('node1#sleeps timeout: timed out after 2 s');
     expect(result.stderr).to.include('node3#killed signal: killed by SIGKILL');
