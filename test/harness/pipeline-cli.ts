@@ -105,6 +105,24 @@ export function userProject(extraConfig = ''): Workspace {
   return workspace;
 }
 
+/** A fresh user project for each test of a describe block, removed after it; `markers` is a file in it for the markers recipe. */
+export function projectPerTest(): { readonly ws: Workspace; readonly markers: string } {
+  let current: Workspace | undefined;
+  beforeEach(() => {
+    current = userProject();
+  });
+  afterEach(() => current?.remove());
+  return {
+    get ws() {
+      if (!current) throw new Error('no project: use it inside a test');
+      return current;
+    },
+    get markers() {
+      return join(this.ws.dir, 'markers.txt');
+    },
+  };
+}
+
 /** The text of the newest run's pipeline.log under a job directory. */
 export function latestLog(jobDirectory: string): string {
   const logs = join(jobDirectory, 'logs');

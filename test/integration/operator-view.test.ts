@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { shellQuote } from '../../support/launch-command.js';
-import { cliPath, userProject, type Workspace } from '../harness/pipeline-cli.js';
+import { cliPath, projectPerTest } from '../harness/pipeline-cli.js';
 import { startSshPipeline, type SshPipeline } from '../harness/ssh-pipeline.js';
 
 /** Runs a command under a pseudo-terminal (util-linux `script`); resolves with everything the terminal showed. */
@@ -21,16 +21,10 @@ const STATUS_LINE = /\d+ jobs: \d+ succeeded \/ \d+ running \/ \d+ failed \/ \d+
 
 describe("the operator's view: --json, the status line, status, logs, jobs", function () {
   this.timeout(120_000);
-  let ws: Workspace;
-  let markers: string;
-  beforeEach(() => {
-    ws = userProject();
-    markers = join(ws.dir, 'markers.txt');
-  });
-  afterEach(() => ws.remove());
+  const project = projectPerTest();
 
   it('--json writes NDJSON events with the documented fields to stdout, the human log to stderr, no status line', async () => {
-    const result = await ws.run(['run', 'markers', '--markers', markers, '--count', '3', '--json']);
+    const result = await project.ws.run(['run', 'markers', '--markers', project.markers, '--count', '3', '--json']);
     expect(result.code, result.stderr).to.equal(0);
     const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(events[0]).to.include({ type: 'run-started', v: 1, jobName: 'markers', recipe: 'markers', fresh: false, pid: events[0]!.pid });
@@ -58,65 +52,65 @@ describe("the operator's view: --json, the status line, status, logs, jobs", fun
   });
 
   it('draws the status line on a terminal and never when stdout is not one', async () => {
-    const args = ['run', 'markers', '--markers', markers, '--count', '8', '--delay', '0.3', '--max-per-node', '2', '--config', ws.configPath];
-    const terminal = await onTerminal([process.execPath, cliPath, ...args], ws.dir);
+    const args = ['run', 'markers', '--markers', project.markers, '--count', '8', '--delay', '0.3', '--max-per-node', '2', '--config', project.ws.configPath];
+    const terminal = await onTerminal([process.execPath, cliPath, ...args], project.ws.dir);
     expect(terminal.code, terminal.screen).to.equal(0);
     expect(terminal.screen).to.match(STATUS_LINE);
     expect(terminal.screen).to.include('\r\x1b[K');
     expect(terminal.screen).to.include('summary: 8 jobs: 8 succeeded');
 
-    const piped = await ws.run(['run', 'markers', '--markers', markers, '--count', '8', '--delay', '0.3', '--max-per-node', '2', '--fresh']);
+    const piped = await project.ws.run(['run', 'markers', '--markers', project.markers, '--count', '8', '--delay', '0.3', '--max-per-node', '2', '--fresh']);
     expect(piped.code, piped.stderr).to.equal(0);
     expect(piped.stderr).not.to.match(STATUS_LINE);
     expect(piped.stderr + piped.stdout).not.to.include('\x1b[K');
   });
 
   it('status, logs and jobs show what the records hold', async () => {
-    const run = await ws.run(['run', 'markers', '--markers', markers, '--count', '3']);
+    const run = await project.ws.run(['run', 'markers', '--markers', project.markers, '--count', '3']);
     expect(run.code, run.stderr).to.equal(0);
-    const second = await ws.run(['run', 'greet', '--names', 'x', '--job-name', 'second']);
+    const second = await project.ws.run(['run', 'greet', '--names', 'x', '--job-name', 'second']);
     expect(second.code, second.stderr).to.equal(0);
 
-    const status = await ws.run(['status', 'markers']);
+    const status = await project.ws.run(['status', 'markers']);
     expect(status.code, status.stderr).to.equal(0);
     expect(status.stdout).to.match(/^job markers: succeeded in \d+:\d\d \(recipe markers, run \S+\)\n3 jobs: 3 succeeded\n/);
     expect(status.stdout).to.match(/\n {2}localhost +3 +3 +0 +[\d.]+ s\n/);
 
-    const newest = await ws.run(['status']);
+    const newest = await project.ws.run(['status']);
     expect(newest.stdout).to.match(/^job second: /);
 
-    const jobs = await ws.run(['jobs']);
+    const jobs = await project.ws.run(['jobs']);
     expect(jobs.code).to.equal(0);
     const lines = jobs.stdout.trim().split('\n');
     expect(lines[0]).to.match(/^job +status +recipe +started +jobs +failed$/);
     expect(lines[1]).to.match(/^second +\S+ +greet /);
     expect(lines[2]).to.match(/^markers +succeeded +markers +\S+ +3 +0$/);
 
-    const log = await ws.run(['logs', 'markers']);
+    const log = await project.ws.run(['logs', 'markers']);
     expect(log.code).to.equal(0);
     expect(log.stdout).to.include('recipe markers completed');
-    const jobLog = await ws.run(['logs', 'markers', '--job', 'm2']);
+    const jobLog = await project.ws.run(['logs', 'markers', '--job', 'm2']);
     expect(jobLog.code, jobLog.stderr).to.equal(0);
     expect(jobLog.stdout).to.match(/INFO +localhost#m2 job 2 output/);
     expect(jobLog.stdout).not.to.include('job 1 output');
-    const dir = join(ws.jobDirectory('markers'), 'jobs', 'm2');
+    const dir = join(project.ws.jobDirectory('markers'), 'jobs', 'm2');
     for (const file of ['command.sh', 'args.json', 'job.log', 'result.json', 'exit_status']) expect(existsSync(join(dir, file)), file).to.equal(true);
     expect(readFileSync(join(dir, 'exit_status'), 'utf8')).to.equal('0\n');
     expect(JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8'))).to.include({ state: 'succeeded', job: 'm2' });
 
-    const missing = await ws.run(['status', 'nosuchjob']);
+    const missing = await project.ws.run(['status', 'nosuchjob']);
     expect(missing.code).to.equal(2);
     expect(missing.stderr.trim()).to.match(/^pipeline: no run named nosuchjob: .* does not exist \(pipeline jobs lists the runs\)$/);
   });
 
   it('logs --follow prints the log as it grows and ends with the run', async () => {
-    const first = await ws.run(['run', 'markers', '--markers', markers, '--count', '1']);
+    const first = await project.ws.run(['run', 'markers', '--markers', project.markers, '--count', '1']);
     expect(first.code, first.stderr).to.equal(0);
-    const running = ws.run(['run', 'markers', '--markers', markers, '--count', '6', '--delay', '0.4', '--max-per-node', '1', '--fresh']);
+    const running = project.ws.run(['run', 'markers', '--markers', project.markers, '--count', '6', '--delay', '0.4', '--max-per-node', '1', '--fresh']);
     // wait until the new run is recorded, then follow it
-    const journal = join(ws.jobDirectory('markers'), 'journal.ndjson');
+    const journal = join(project.ws.jobDirectory('markers'), 'journal.ndjson');
     while (readFileSync(journal, 'utf8').split('\n').filter((line) => line.includes('"run-started"')).length < 2) await new Promise((r) => setTimeout(r, 50));
-    const follow = await ws.run(['logs', 'markers', '--follow']);
+    const follow = await project.ws.run(['logs', 'markers', '--follow']);
     const run = await running;
     expect(run.code, run.stderr).to.equal(0);
     expect(follow.code, follow.stderr).to.equal(0);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import { readJournal } from '../../support/job-journal.js';
-import { cliPath, userProject, type Workspace } from '../harness/pipeline-cli.js';
+import { cliPath, projectPerTest } from '../harness/pipeline-cli.js';
 
 interface StatusJson {
   status: string;
@@ -15,31 +15,25 @@ interface StatusJson {
 
 describe('job records and resume', function () {
   this.timeout(180_000);
-  let ws: Workspace;
-  let markers: string;
-  beforeEach(() => {
-    ws = userProject();
-    markers = join(ws.dir, 'markers.txt');
-  });
-  afterEach(() => ws.remove());
+  const project = projectPerTest();
 
   /** How often each job appended its marker. */
   function markerCounts(): Map<number, number> {
     const counts = new Map<number, number>();
-    if (!existsSync(markers)) return counts;
-    for (const line of readFileSync(markers, 'utf8').split('\n').filter(Boolean)) counts.set(Number(line), (counts.get(Number(line)) ?? 0) + 1);
+    if (!existsSync(project.markers)) return counts;
+    for (const line of readFileSync(project.markers, 'utf8').split('\n').filter(Boolean)) counts.set(Number(line), (counts.get(Number(line)) ?? 0) + 1);
     return counts;
   }
 
   async function status(jobName = 'markers'): Promise<StatusJson> {
-    const result = await ws.run(['status', jobName, '--json']);
+    const result = await project.ws.run(['status', jobName, '--json']);
     expect(result.code, result.stderr).to.equal(0);
     return JSON.parse(result.stdout) as StatusJson;
   }
 
-  /** Starts `pipeline run markers` and SIGKILLs it once `killAfter` markers exist (or after `ms`). */
+  /** Starts `pipeline run markers` and SIGKILLs it once `killWhen` says so (or after `ms`). */
   async function runAndKill(args: string[], killWhen: () => boolean): Promise<void> {
-    const master = spawn(process.execPath, [cliPath, 'run', 'markers', '--markers', markers, ...args, '--config', ws.configPath], { cwd: ws.dir, stdio: 'ignore' });
+    const master = spawn(process.execPath, [cliPath, 'run', 'markers', '--markers', project.markers, ...args, '--config', project.ws.configPath], { cwd: project.ws.dir, stdio: 'ignore' });
     const closed = new Promise((resolve) => master.on('close', resolve));
     while (!killWhen() && master.exitCode === null) await sleep(10);
     master.kill('SIGKILL');
@@ -48,14 +42,14 @@ describe('job records and resume', function () {
 
   it('after the master is killed mid-run, the rerun runs only what had not succeeded, and status agrees with the markers', async () => {
     await runAndKill(['--count', '40', '--delay', '0.1'], () => (markerCounts().size >= 15));
-    const journal = readJournal(join(ws.jobDirectory('markers'), 'journal.ndjson'));
+    const journal = readJournal(join(project.ws.jobDirectory('markers'), 'journal.ndjson'));
     expect(journal.problems).to.deep.equal([]);
     const succeededBefore = [...journal.runs[0]!.jobs.values()].filter((job) => job.state === 'succeeded').map((job) => Number(job.job.slice(1)));
     expect(succeededBefore.length, 'some jobs succeeded before the kill').to.be.at.least(10);
     expect(succeededBefore.length, 'the kill came before the end').to.be.below(40);
     expect((await status()).status).to.equal('crashed');
 
-    const rerun = await ws.run(['run', 'markers', '--markers', markers, '--count', '40', '--delay', '0.1']);
+    const rerun = await project.ws.run(['run', 'markers', '--markers', project.markers, '--count', '40', '--delay', '0.1']);
     expect(rerun.code, rerun.stderr).to.equal(0);
     expect(rerun.stderr).to.include(`resuming job markers: ${succeededBefore.length} jobs succeeded in earlier runs`);
     const counts = markerCounts();
@@ -70,44 +64,44 @@ describe('job records and resume', function () {
   });
 
   it('hands the recorded outputs to go(), detects changed inputs, and starts over with --fresh', async () => {
-    const first = await ws.run(['run', 'markers', '--markers', markers, '--count', '5']);
+    const first = await project.ws.run(['run', 'markers', '--markers', project.markers, '--count', '5']);
     expect(first.code, first.stderr).to.equal(0);
     const outputs = JSON.parse(first.stdout) as { results: string[][]; reused: number };
     expect(outputs.results[2]).to.deep.equal(['job 3 output']);
     expect(outputs.reused).to.equal(0);
 
-    const again = await ws.run(['run', 'markers', '--markers', markers, '--count', '5']);
+    const again = await project.ws.run(['run', 'markers', '--markers', project.markers, '--count', '5']);
     expect(again.code, again.stderr).to.equal(0);
     expect(JSON.parse(again.stdout)).to.deep.equal({ results: outputs.results, reused: 5 });
-    expect(readFileSync(markers, 'utf8').split('\n').filter(Boolean)).to.have.length(5);
+    expect(readFileSync(project.markers, 'utf8').split('\n').filter(Boolean)).to.have.length(5);
 
-    const changed = await ws.run(['run', 'markers', '--markers', markers, '--count', '6']);
+    const changed = await project.ws.run(['run', 'markers', '--markers', project.markers, '--count', '6']);
     expect(changed.code).to.equal(2);
     expect(changed.stderr.trim()).to.equal('pipeline: job markers was last run with other inputs (--count 5, now 6); rerun with --fresh to start over, or --resume-anyway to keep the jobs it finished');
 
-    const anyway = await ws.run(['run', 'markers', '--markers', markers, '--count', '6', '--resume-anyway']);
+    const anyway = await project.ws.run(['run', 'markers', '--markers', project.markers, '--count', '6', '--resume-anyway']);
     expect(anyway.code, anyway.stderr).to.equal(0);
     expect((JSON.parse(anyway.stdout) as { reused: number }).reused).to.equal(5);
     expect(markerCounts().get(6)).to.equal(1);
 
-    const fresh = await ws.run(['run', 'markers', '--markers', markers, '--count', '6', '--fresh']);
+    const fresh = await project.ws.run(['run', 'markers', '--markers', project.markers, '--count', '6', '--fresh']);
     expect(fresh.code, fresh.stderr).to.equal(0);
     expect((JSON.parse(fresh.stdout) as { reused: number }).reused).to.equal(0);
     expect([...markerCounts().values()]).to.deep.equal([2, 2, 2, 2, 2, 2]);
   });
 
   it('pipeline retry reruns only the jobs that failed, with the recorded inputs', async () => {
-    writeFileSync(join(ws.dir, 'fail-3'), '');
-    writeFileSync(join(ws.dir, 'fail-7'), '');
-    const first = await ws.run(['run', 'markers', '--markers', markers, '--count', '8']);
+    writeFileSync(join(project.ws.dir, 'fail-3'), '');
+    writeFileSync(join(project.ws.dir, 'fail-7'), '');
+    const first = await project.ws.run(['run', 'markers', '--markers', project.markers, '--count', '8']);
     expect(first.code).to.equal(1);
     const failed = await status();
     expect(failed.counts).to.deep.equal({ succeeded: 6, failed: 2 });
     expect(failed.jobs.filter((job) => job.state === 'failed').map((job) => [job.job, job.failure])).to.deep.equal([['m3', 'exit'], ['m7', 'exit']]);
 
-    rmSync(join(ws.dir, 'fail-3'));
-    rmSync(join(ws.dir, 'fail-7'));
-    const retry = await ws.run(['retry', 'markers']);
+    rmSync(join(project.ws.dir, 'fail-3'));
+    rmSync(join(project.ws.dir, 'fail-7'));
+    const retry = await project.ws.run(['retry', 'markers']);
     expect(retry.code, retry.stderr).to.equal(0);
     const counts = markerCounts();
     expect([...counts.entries()].filter(([, n]) => n === 2).map(([job]) => job).sort()).to.deep.equal([3, 7]);
@@ -118,8 +112,8 @@ describe('job records and resume', function () {
     for (let i = 0; i < 20; i++) {
       const killAt = Date.now() + 100 + Math.random() * 900;
       await runAndKill(['--count', '30', '--delay', '0.02'], () => Date.now() >= killAt);
-      const path = join(ws.jobDirectory('markers'), 'journal.ndjson');
-      const result = await ws.run(['status', 'markers', '--json']);
+      const path = join(project.ws.jobDirectory('markers'), 'journal.ndjson');
+      const result = await project.ws.run(['status', 'markers', '--json']);
       if (!existsSync(path)) {
         // killed before the run began: nothing recorded, and status says so
         expect(result.code, `status after kill ${i + 1}`).to.equal(2);
@@ -130,7 +124,7 @@ describe('job records and resume', function () {
       expect(result.code, `status after kill ${i + 1}: ${result.stderr}`).to.equal(0);
       expect(() => JSON.parse(result.stdout)).not.to.throw();
     }
-    const last = await ws.run(['run', 'markers', '--markers', markers, '--count', '30', '--delay', '0.02']);
+    const last = await project.ws.run(['run', 'markers', '--markers', project.markers, '--count', '30', '--delay', '0.02']);
     expect(last.code, last.stderr).to.equal(0);
     expect((await status()).counts).to.deep.equal({ succeeded: 30 });
     expect([...markerCounts().keys()]).to.have.length(30);
