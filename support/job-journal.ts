@@ -93,7 +93,8 @@ function statusOf(run: RecordedRun): RunStatus {
   return here && !isAlive(run.started.pid) ? 'crashed' : 'running';
 }
 
-function apply(run: RecordedRun, event: RunEvent): void {
+/** Brings a recorded run up to date with one of its events: how the journal is read, and how a live run keeps its own record. */
+export function recordEvent(run: RecordedRun, event: RunEvent): void {
   switch (event.type) {
     case 'job-queued':
       run.jobs.set(event.job, { job: event.job, key: event.key, host: event.host, command: event.command, state: 'queued', attempt: 0 });
@@ -145,7 +146,7 @@ export function readJournal(path: string): JournalContents {
       return;
     }
     if (event.type === 'job-ended' && event.state === 'succeeded') contents.succeeded.set(event.key, event);
-    apply(run, event);
+    recordEvent(run, event);
   });
   for (const recorded of contents.runs) recorded.status = statusOf(recorded);
   return contents;

@@ -23,10 +23,20 @@ export interface CommandPlacement {
   scriptPath(localPath: string): string;
 }
 
+/** `NAME='value'` words for a shell command line. */
+function assignments(environment: Record<string, string>): string[] {
+  return Object.entries(environment).map(([name, value]) => `${name}=${shellQuote(value)}`);
+}
+
+/** The variables a job runs with: the placement's, the job's own winning. */
+export function jobEnvironment(job: ComputeJob, placement: CommandPlacement): Record<string, string> {
+  return { ...placement.environment, ...job.options.environment };
+}
+
 /** `exec [env K=V ...] 'node' args...`: how a job's node process is started, with its environment on the command line. */
 export function execNode(nodeExecutable: string, environment: Record<string, string>, args: readonly string[]): string {
-  const assignments = Object.entries(environment).map(([name, value]) => `${name}=${shellQuote(value)}`);
-  const env = assignments.length > 0 ? `env ${assignments.join(' ')} ` : '';
+  const words = assignments(environment);
+  const env = words.length > 0 ? `env ${words.join(' ')} ` : '';
   return `exec ${env}${[nodeExecutable, ...args].map(shellQuote).join(' ')}`;
 }
 
@@ -54,10 +64,10 @@ export function buildCommand(job: ComputeJob, placement: CommandPlacement, { gua
     const dir = shellQuote(placement.workingDirectory);
     parts.push(`{ mkdir -p ${dir} && cd ${dir}; } || exit 126`);
   }
-  const environment = { ...placement.environment, ...job.options.environment };
+  const environment = jobEnvironment(job, placement);
   if (typeof job.command === 'string') {
-    const assignments = Object.entries(environment).map(([name, value]) => `${name}=${shellQuote(value)}`);
-    if (assignments.length > 0) parts.push(`export ${assignments.join(' ')}`);
+    const words = assignments(environment);
+    if (words.length > 0) parts.push(`export ${words.join(' ')}`);
     const command = [job.command, ...job.args.map((arg) => shellQuote(argumentText(arg)))].join(' ');
     if (guard) parts.push(processGroupGuard(), `exec /bin/sh -c ${shellQuote(command)}`);
     else parts.push(command);

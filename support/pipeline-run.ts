@@ -14,7 +14,7 @@ import { createLaunchers, type Launchers } from './launchers/index.js';
 import { fileLine, openRunLog, wantsColor, type RunLog } from './logging.js';
 import { JobFiles } from './job-files.js';
 import { canonicalJson, hashOf } from './job-identity.js';
-import { JobJournal, journalPath, readJournal } from './job-journal.js';
+import { JobJournal, journalPath, readJournal, recordEvent, type RecordedRun } from './job-journal.js';
 import { RECORD_VERSION, RunEvents, type JobEnded, type RunStarted } from './run-events.js';
 import { StatusLine } from './status-line.js';
 import { KILL_GRACE_MS } from './process-group.js';
@@ -70,6 +70,8 @@ export class PipelineRun {
   readonly #jobFiles: JobFiles | undefined;
   readonly #statusLine: StatusLine | undefined;
   #reusable = new Map<string, JobEnded>();
+  /** This run as its records describe it (not kept for a dry run, which records nothing). */
+  #recorded: RecordedRun | undefined;
   #began = false;
   #interruptedBy: NodeJS.Signals | undefined;
 
@@ -104,6 +106,11 @@ export class PipelineRun {
       const jobFiles = this.#jobFiles;
       this.events.subscribe((event) => journal.append(event)); // first: on disk before anyone hears of it
       this.events.subscribe((event) => jobFiles.onEvent(event));
+      // The same record the journal holds, kept in memory for the summary: no reading it back at the end.
+      this.events.subscribe((event) => {
+        if (event.type === 'run-started') this.#recorded = { started: event, jobs: new Map(), status: 'running' };
+        else if (this.#recorded) recordEvent(this.#recorded, event);
+      });
     }
     if (options.statusLine) {
       const statusLine = new StatusLine(process.stderr);
@@ -254,8 +261,7 @@ export class PipelineRun {
 
   /** Logs how every job of the run ended, from its records; nothing when it ran no job. */
   logSummary(): void {
-    if (!this.#journal) return;
-    const run = readJournal(this.#journal.path).runs.findLast((recorded) => recorded.started.run === this.runId);
+    const run = this.#recorded;
     if (!run || run.jobs.size === 0) return;
     const report = reportRun(this.jobDirectory, run);
     const level = report.failures.length > 0 ? 'error' : 'info';

@@ -7,7 +7,7 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import type { AttemptRecord, ComputeJob, JobResults, RetryOn } from './compute-job.js';
 import { HostHealth } from './host-health.js';
 import { JobIdentities } from './job-identity.js';
-import { buildCommand, type CommandPlacement } from './launch-command.js';
+import { buildCommand, jobEnvironment, type CommandPlacement } from './launch-command.js';
 import { executeJob } from './job-execution.js';
 import type { Launchers } from './launchers/index.js';
 import type { Logger, LogPressure } from './logging.js';
@@ -100,8 +100,6 @@ export class Scheduler {
   /** Jobs queued or running per host, over every scheduleJobs call of the run. */
   readonly #outstanding = new Map<string, number>();
   readonly health: HostHealth;
-  /** Every job scheduled in the run, in order, for the summary and the records. */
-  readonly #jobs = new Set<ComputeJob>();
   readonly #identities = new JobIdentities();
   readonly #keys = new WeakMap<ComputeJob, string>();
 
@@ -115,7 +113,6 @@ export class Scheduler {
     const settings = this.#settings;
     const pending: ComputeJob[] = [];
     for (const job of jobs) {
-      this.#jobs.add(job);
       const key = this.#identities.keyOf(job, recipe);
       this.#keys.set(job, key);
       const recorded = settings.dryRun ? undefined : settings.reusable?.(key);
@@ -151,10 +148,6 @@ export class Scheduler {
       this.#count(job.host, -1);
       onEnded?.(job);
     }));
-  }
-
-  get jobs(): ComputeJob[] {
-    return [...this.#jobs];
   }
 
   /**
@@ -305,7 +298,7 @@ export class Scheduler {
   #printDryRun(job: ComputeJob): void {
     const { placement } = this.#settings;
     const command = buildCommand(job, placement, { guard: false });
-    const environment = Object.entries({ ...placement.environment, ...job.options.environment }).map(([name, value]) => `${name}=${value}`);
+    const environment = Object.entries(jobEnvironment(job, placement)).map(([name, value]) => `${name}=${value}`);
     job.results = { ...job.results, host: job.host, state: 'skipped' };
     this.#settings.dryRunOutput.write([
       `dry-run: job ${job.id} on ${job.host}: ${job.describe()}`,
