@@ -35,7 +35,7 @@ export interface LogStreamingOptions {
   quick?: boolean;
   /** Lines to log; overrides `quick`. */
   lines?: number;
-  /** Runs of each side; the median run is reported. Default 1. */
+  /** Runs of each side; the median run is reported. Default 3. */
   runs?: number;
   /** Keep the scratch workspace (its path is in the note). */
   keep?: boolean;
@@ -50,7 +50,10 @@ export interface MasterScaleOptions {
   jobs?: number;
   /** Jobs at a time (maxPerNode), the same for the floor. Default 8. */
   concurrency?: number;
-  /** Also run the jobs without PipelineRun's records, to locate the costs. Default true. */
+  /**
+   * Also run jobs without PipelineRun's records, to locate the costs (rows 4c, 4d), with at most
+   * 10,000 jobs (a cost per job). Default: in a full run, not with `quick`.
+   */
   breakdown?: boolean;
   /** Measure the floor too. Default true; without it the floor columns are NaN. */
   floor?: boolean;
@@ -311,7 +314,7 @@ async function floorLogRun(ws: Workspace, lines: number): Promise<FloorLogRun> {
 export async function benchLogStreaming(options: LogStreamingOptions = {}): Promise<BenchRow[]> {
   checkBuilt();
   const lines = options.lines ?? (options.quick ? 100_000 : 1_000_000);
-  const runs = Math.max(1, options.runs ?? 1);
+  const runs = Math.max(1, options.runs ?? 3);
   const progress = options.progress ?? (() => {});
   const loadBefore = load();
   const ws = new Workspace();
@@ -343,7 +346,7 @@ export async function benchLogStreaming(options: LogStreamingOptions = {}): Prom
       note: [
         `from job start to the last line stamped in pipeline.log; ${lost} lost, ${doubled} twice in pipeline.log (${jobLogLost} lost or twice in job.log)`,
         `steady ${fmt(round(pick.steadyLinesPerS, 0))} lines/s; whole \`pipeline run\` ${fmt(round(pick.wallMs / 1000, 2))} s, job ${fmt(round(pick.jobSeconds, 2))} s`,
-        `master CPU ${fmt(round(cpuMs(pick.usage) / 1000, 2))} s, peak RSS ${fmt(round(rssMB(pick.usage), 0))} MB; console (info) to a file`,
+        `master CPU ${fmt(round(cpuMs(pick.usage) / 1000, 2))} s (${fmt(round((cpuMs(pick.usage) * 1000) / lines, 1))} us/line, start-up included), peak RSS ${fmt(round(rssMB(pick.usage), 0))} MB; console (info) to a file`,
         `floor: the same message bytes from a node process through a pipe, counted and copied to a file (${floorLost} lost)`,
         ...(runs > 1 ? [`median of ${runs} runs`] : []),
         `load average ${loadBefore} before, ${load()} after`,
@@ -432,23 +435,25 @@ export async function benchMasterScale(options: MasterScaleOptions = {}): Promis
         note: `user+system CPU of the master process only (start-up included), over all jobs; framework ${wall(framework)}, floor ${wall(floor)}; load average ${loadBefore} before, ${load()} after`,
       },
     ];
-    if (options.breakdown ?? true) {
+    if (options.breakdown ?? !options.quick) {
+      const breakdownJobs = Math.min(jobs, 10_000);
       for (const [row, mode, what] of [
         ['4c', 'log', 'without records (scheduler, launcher, pipeline.log; no journal, no job files)'],
         ['4d', 'bare', 'without records or log file (scheduler, launcher, winston to a console at info)'],
       ] as const) {
         progress(`row 4: breakdown, ${mode}`);
-        const run = await helperScaleRun(ws, 'scale-runner.mjs', [mode, String(jobs), String(concurrency), ws.config, ws.path(`${mode}.log`)], jobs);
+        const run = await helperScaleRun(ws, 'scale-runner.mjs', [mode, String(breakdownJobs), String(concurrency), ws.config, ws.path(`${mode}.log`)], breakdownJobs);
+        const runPerJob = cpuMs(run.usage) / breakdownJobs;
         rows.push({
           row,
-          what: `master scale breakdown: CPU per job ${what}`,
-          framework: round(perJob(run), 4),
+          what: `master scale breakdown: CPU per job ${what}, ${fmt(breakdownJobs)} jobs`,
+          framework: round(runPerJob, 4),
           floor: round(perJob(floor), 4),
           unit: 'ms/job',
-          ratio: round(perJob(run) / perJob(floor)),
+          ratio: round(runPerJob / perJob(floor)),
           target: `< ${CPU_TARGET_MS_PER_JOB} ms/job`,
-          met: perJob(run) < CPU_TARGET_MS_PER_JOB,
-          note: `peak RSS ${fmt(round(rssMB(run.usage), 0))} MB; ${wall(run)}`,
+          met: runPerJob < CPU_TARGET_MS_PER_JOB,
+          note: `peak RSS ${fmt(round(rssMB(run.usage), 0))} MB; ${fmt(round(run.wallMs / 1000, 1))} s wall (${fmt(round(breakdownJobs / (run.wallMs / 1000), 0))} jobs/s)`,
         });
       }
     }
@@ -462,7 +467,7 @@ export async function benchMasterScale(options: MasterScaleOptions = {}): Promis
 // Standalone
 
 const USAGE = `usage: npx tsx bench/log-and-scale.ts [--quick] [--row 3|4] [--lines N] [--jobs N]
-       [--concurrency N] [--runs N] [--no-breakdown] [--no-floor] [--keep] [--json]
+       [--concurrency N] [--runs N] [--breakdown|--no-breakdown] [--no-floor] [--keep] [--json]
   row 3: log streaming (1,000,000 lines; --quick 100,000)
   row 4: master scale (100,000 true jobs; --quick 10,000), --concurrency at a time (default 8)
   needs the built framework: npm run build`;
@@ -481,7 +486,7 @@ async function main(argv: string[]): Promise<number> {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (['--row', '--lines', '--jobs', '--concurrency', '--runs'].includes(arg)) values.set(arg, argv[++i] ?? '');
-    else if (['--quick', '--no-breakdown', '--no-floor', '--keep', '--json', '--help', '-h'].includes(arg)) flags.add(arg);
+    else if (['--quick', '--breakdown', '--no-breakdown', '--no-floor', '--keep', '--json', '--help', '-h'].includes(arg)) flags.add(arg);
     else {
       process.stderr.write(`unknown argument ${arg}\n${USAGE}\n`);
       return 2;
@@ -498,7 +503,7 @@ async function main(argv: string[]): Promise<number> {
   const rows: BenchRow[] = [];
   if (!which || which === '3') rows.push(...await benchLogStreaming({ ...common, lines: number('--lines'), runs: number('--runs') }));
   if (!which || which === '4') {
-    rows.push(...await benchMasterScale({ ...common, jobs: number('--jobs'), concurrency: number('--concurrency'), breakdown: !flags.has('--no-breakdown'), floor: !flags.has('--no-floor') }));
+    rows.push(...await benchMasterScale({ ...common, jobs: number('--jobs'), concurrency: number('--concurrency'), breakdown: flags.has('--breakdown') ? true : flags.has('--no-breakdown') ? false : undefined, floor: !flags.has('--no-floor') }));
   }
   if (flags.has('--json')) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
   else printTable(rows);

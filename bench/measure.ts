@@ -56,24 +56,27 @@ export async function interleaved<K extends string>(
 }
 
 /**
- * Runs `count` tasks with at most `inFlight` at once; `task(i)` is started for i = 0..count-1
- * in order. Rejects with the first error (tasks already started still run to their end).
+ * Runs `count` tasks with at most `inFlight` at once; `task(i, worker)` is started for
+ * i = 0..count-1 in order, `worker` (0..inFlight-1) saying which of the in-flight lanes runs it.
+ * Rejects with the first error (tasks already started still run to their end).
  */
-export async function pool(count: number, inFlight: number, task: (index: number) => Promise<void>): Promise<void> {
+export async function pool(count: number, inFlight: number, task: (index: number, worker: number) => Promise<void>): Promise<void> {
   let next = 0;
+  let failed = false;
   let failure: unknown;
-  const worker = async () => {
-    while (failure === undefined && next < count) {
+  const lane = async (worker: number) => {
+    while (!failed && next < count) {
       const index = next++;
       try {
-        await task(index);
+        await task(index, worker);
       } catch (error) {
-        failure ??= error;
+        if (!failed) failure = error;
+        failed = true;
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(inFlight, count)) }, worker));
-  if (failure !== undefined) throw failure;
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(inFlight, count)) }, (_, worker) => lane(worker)));
+  if (failed) throw failure;
 }
 
 /** Jobs per second for `count` jobs done in `ms` milliseconds. */

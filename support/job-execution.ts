@@ -4,9 +4,10 @@
  * outcome: exactly one state and, when it failed, one reason.
  */
 import { performance } from 'node:perf_hooks';
+import type { LogEntry } from 'winston';
 import { ProtocolError } from './errors.js';
 import { LineSplitter, type Line } from './line-splitter.js';
-import type { Logger, LogPressure } from './logging.js';
+import { logRecord, type Logger, type LogPressure } from './logging.js';
 import type { AttemptRecord, ComputeJob, FailureReason, JobResults } from './compute-job.js';
 import { LaunchError, type ExitStatus, type LaunchedProcess, type Launcher, type LaunchProblem } from './launchers/launcher.js';
 import { decodeNodeMessage, encodeMessage, PROTOCOL_VERSION, type JsonValue, type LogLevel, type NodeMessage } from './protocol.js';
@@ -47,6 +48,8 @@ class JobExecution {
   readonly #job: ComputeJob;
   readonly #options: ExecutionOptions;
   readonly #log: Logger;
+  /** The run's logger: the per-line paths build whole records, host and job included, sparing the child's copy of each (logRecord). */
+  readonly #runLogger: Logger;
   readonly #stderrTail: string[] = [];
   readonly #stdoutLines: string[] = [];
   #stdoutDropped = 0;
@@ -61,6 +64,7 @@ class JobExecution {
     this.#job = job;
     this.#options = options;
     this.#log = options.logger.child({ host: job.host, job: job.id });
+    this.#runLogger = options.logger;
   }
 
   async run(): Promise<JobResults> {
@@ -166,11 +170,18 @@ class JobExecution {
     }
     this.#messages++;
     switch (message.type) {
-      case 'log':
-        // host and job last: a node cannot pass itself off as another job.
+      case 'log': {
+        // host and job last: a node cannot pass itself off as another job. (Set again rather than
+        // spread last, to keep the keys in the order the child logger's copy had: host, job, meta...)
         // The object form: with (message, meta) winston treats %s, %d... in the message as format tokens and drops the meta.
-        this.#log.log({ ...message.meta, level: message.level, message: message.message, host: this.#job.host, job: this.#job.id });
+        const host = this.#job.host;
+        const job = this.#job.id;
+        const info: LogEntry = { host, job, ...message.meta, level: message.level, message: message.message };
+        info.host = host;
+        info.job = job;
+        logRecord(this.#runLogger, info);
         break;
+      }
       case 'outputs':
         this.#outputs = { ...this.#outputs, ...message.outputs };
         break;
@@ -184,7 +195,9 @@ class JobExecution {
   }
 
   #logLine(line: Line, stream: 'stdout' | 'stderr'): void {
-    this.#log.log({ level: 'info', message: line.text, stream, ...(line.cutBytes ? { cut: line.cutBytes } : {}) });
+    const info: LogEntry = { host: this.#job.host, job: this.#job.id, level: 'info', message: line.text, stream };
+    if (line.cutBytes) info.cut = line.cutBytes;
+    logRecord(this.#runLogger, info);
   }
 
   #onStdoutLine(line: Line): void {

@@ -5,8 +5,8 @@
  */
 import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
-import Transport from 'winston-transport';
 import type winston from 'winston';
+import { LineWriter, SyncTransport } from './logging.js';
 import type { RunEvent } from './run-events.js';
 
 /** Job ids are user-given names: keep them readable but safe as one path component. */
@@ -19,14 +19,26 @@ export function jobLogPath(jobDirectory: string, job: string): string {
   return join(jobFilesDirectory(jobDirectory, job), 'job.log');
 }
 
+/** Writes a file into `dir`, creating `dir` only when it is missing (it was made when the job was queued). */
+function writeInto(dir: string, name: string, text: string): void {
+  try {
+    writeFileSync(join(dir, name), text);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, name), text);
+  }
+}
+
 type TransformableInfo = winston.Logform.TransformableInfo;
 export type LineFormat = (info: TransformableInfo) => string;
 
 export class JobFiles {
   readonly #jobDirectory: string;
-  readonly #logs = new Map<string, WriteStream>();
+  readonly #logs = new Map<string, LineWriter<WriteStream>>();
   readonly #format: LineFormat;
-  readonly #closing: Promise<void>[] = [];
+  /** Job logs being closed: each leaves the set once it is on disk. */
+  readonly #closing = new Set<Promise<void>>();
 
   constructor(jobDirectory: string, format: LineFormat) {
     this.#jobDirectory = jobDirectory;
@@ -44,8 +56,7 @@ export class JobFiles {
       }
       case 'job-ended': {
         const dir = jobFilesDirectory(this.#jobDirectory, event.job);
-        mkdirSync(dir, { recursive: true });
-        writeFileSync(join(dir, 'result.json'), JSON.stringify(event, null, 2) + '\n');
+        writeInto(dir, 'result.json', JSON.stringify(event, null, 2) + '\n');
         writeFileSync(join(dir, 'exit_status'), `${event.signal ?? event.returncode ?? 'none'}\n`);
         this.#closeLog(event.job);
         break;
@@ -56,42 +67,46 @@ export class JobFiles {
   }
 
   /** A winston transport writing each record that names a job into that job's job.log. */
-  transport(level: string): Transport {
+  transport(level: string): SyncTransport {
     const files = this;
-    return new (class extends Transport {
+    return new (class extends SyncTransport {
       override log(info: TransformableInfo, callback: () => void): void {
-        if (typeof info.job === 'string') files.#logFor(info.job).write(files.#format(info) + '\n');
+        if (typeof info.job === 'string') files.#logFor(info.job).write(files.#format(info));
         callback();
       }
     })({ level });
   }
 
-  #logFor(job: string): WriteStream {
-    let stream = this.#logs.get(job);
-    if (!stream) {
+  #logFor(job: string): LineWriter<WriteStream> {
+    let writer = this.#logs.get(job);
+    if (!writer) {
       const dir = jobFilesDirectory(this.#jobDirectory, job);
       mkdirSync(dir, { recursive: true });
-      stream = createWriteStream(join(dir, 'job.log'), { flags: 'a' });
-      this.#logs.set(job, stream);
+      writer = new LineWriter(createWriteStream(join(dir, 'job.log'), { flags: 'a' }));
+      this.#logs.set(job, writer);
     }
-    return stream;
+    return writer;
   }
 
   #closeLog(job: string): void {
-    const stream = this.#logs.get(job);
-    if (!stream) return;
+    const writer = this.#logs.get(job);
+    if (!writer) return;
     this.#logs.delete(job);
-    this.#closing.push(new Promise((resolve) => stream.end(resolve)));
+    writer.flush();
+    const closed: Promise<void> = new Promise<void>((resolve) => writer.stream.end(resolve)).then(() => {
+      this.#closing.delete(closed);
+    });
+    this.#closing.add(closed);
   }
 
   /** The streams the log writes into, for back-pressure. */
   get streams(): WriteStream[] {
-    return [...this.#logs.values()];
+    return [...this.#logs.values()].map((writer) => writer.stream);
   }
 
   /** Waits until every job log is on disk. */
   async close(): Promise<void> {
     for (const job of [...this.#logs.keys()]) this.#closeLog(job);
-    await Promise.all(this.#closing);
+    await Promise.all([...this.#closing]);
   }
 }

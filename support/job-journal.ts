@@ -6,7 +6,8 @@
  * Why not a database: SQLite needs a native build (npm installs no build scripts here) or
  * Node 22's node:sqlite; a journal needs neither and `tail -f`/`jq` can read it.
  */
-import { closeSync, existsSync, fdatasyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { JobState } from './compute-job.js';
@@ -118,21 +119,56 @@ export function recordEvent(run: RecordedRun, event: RunEvent): void {
   }
 }
 
+/** Bytes read at a time: a journal of 100,000 jobs is some 150 MB, never held whole. */
+const READ_CHUNK_BYTES = 1024 * 1024;
+
+/** Calls `onLine` for each line of a file (split on \n, as String.split would), reading it piece by piece; `torn` is true for a last line without its \n. */
+function forEachLine(path: string, onLine: (line: string, index: number, torn: boolean) => void): void {
+  const fd = openSync(path, 'r');
+  try {
+    const decoder = new StringDecoder('utf8');
+    const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+    let carry = '';
+    let index = 0;
+    for (;;) {
+      const read = readSync(fd, buffer, 0, buffer.length, null);
+      const text = carry + (read > 0 ? decoder.write(buffer.subarray(0, read)) : decoder.end());
+      let start = 0;
+      for (let newline = text.indexOf('\n'); newline !== -1; newline = text.indexOf('\n', start)) {
+        onLine(text.slice(start, newline), index++, false);
+        start = newline + 1;
+      }
+      carry = text.slice(start);
+      if (read === 0) break;
+    }
+    onLine(carry, index, carry !== '');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export function readJournal(path: string): JournalContents {
   const contents: JournalContents = { runs: [], succeeded: new Map(), problems: [] };
   if (!existsSync(path)) return contents;
-  const text = readFileSync(path, 'utf8');
-  const lines = text.split('\n');
-  const torn = !text.endsWith('\n') ? lines.length - 1 : -1; // the last line of a master killed mid-write
   let run: RecordedRun | undefined;
-  lines.forEach((line, index) => {
+  // One copy of each command and host: the jobs of a node script share one command, and a run
+  // of 100,000 jobs would otherwise hold 100,000 copies of it (some 60 MB) while it is read.
+  const shared = new Map<string, string>();
+  const share = (text: string): string => {
+    if (typeof text !== 'string') return text;
+    const known = shared.get(text);
+    if (known !== undefined) return known;
+    shared.set(text, text);
+    return text;
+  };
+  forEachLine(path, (line, index, torn) => {
     if (line === '') return;
     let event: RunEvent;
     try {
       event = JSON.parse(line) as RunEvent;
       if (typeof event !== 'object' || event === null || typeof event.type !== 'string') throw new Error('not an event');
     } catch {
-      if (index !== torn) contents.problems.push(`${path}:${index + 1}: not a JSON record`);
+      if (!torn) contents.problems.push(`${path}:${index + 1}: not a JSON record`); // a torn last line: a master killed mid-write
       return;
     }
     if (event.type === 'run-started') {
@@ -145,6 +181,8 @@ export function readJournal(path: string): JournalContents {
       contents.problems.push(`${path}:${index + 1}: ${event.type} before any run-started`);
       return;
     }
+    if (event.type === 'job-queued') event.command = share(event.command);
+    if ('host' in event) event.host = share(event.host);
     if (event.type === 'job-ended' && event.state === 'succeeded') contents.succeeded.set(event.key, event);
     recordEvent(run, event);
   });

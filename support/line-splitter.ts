@@ -30,8 +30,15 @@ export class LineSplitter {
         this.#keep(chunk.subarray(start));
         return;
       }
-      this.#keep(chunk.subarray(start, newline));
-      this.#emit();
+      if (this.#partBytes === 0 && this.#cutBytes === 0 && newline - start <= this.#maxBytes) {
+        // The common case, a whole line inside one chunk: decoded in place, without copies.
+        // (A trailing \r byte is always the character \r, whatever came before it.)
+        const end = newline > start && chunk[newline - 1] === 13 ? newline - 1 : newline;
+        this.#onLine({ text: chunk.toString('utf8', start, end), cutBytes: 0 });
+      } else {
+        this.#keep(chunk.subarray(start, newline));
+        this.#emit();
+      }
       start = newline + 1;
     }
   }

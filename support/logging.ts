@@ -7,7 +7,8 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import winston from 'winston';
+import winston, { type LogEntry } from 'winston';
+import Transport from 'winston-transport';
 import type { LogLevel } from './protocol.js';
 
 export type Logger = winston.Logger;
@@ -110,48 +111,224 @@ class SinkPressure implements LogPressure {
 const LEVEL_WIDTH = 7;
 const HIDDEN_META = new Set(['host', 'job', 'level', 'message', 'timestamp', 'cut', 'stream']);
 
-function prefix(info: winston.Logform.TransformableInfo): string {
+type Info = winston.Logform.TransformableInfo;
+
+/** `INFO   `: a level as the log lines show it, made once per level. */
+const levelLabels = new Map<string, string>();
+function levelLabel(level: string): string {
+  let label = levelLabels.get(level);
+  if (label === undefined) {
+    label = level.toUpperCase().padEnd(LEVEL_WIDTH);
+    if (levelLabels.size < 64) levelLabels.set(level, label);
+  }
+  return label;
+}
+
+/** The time stamps of the log lines, made once per millisecond (a busy log writes many lines in one). */
+let stampedAt = Number.NaN;
+let fileStampText = '';
+let clockText = '';
+function stampNow(): void {
+  const now = Date.now();
+  if (now === stampedAt) return;
+  stampedAt = now;
+  const iso = new Date(now).toISOString();
+  fileStampText = iso.replace('T', ' ').slice(0, 23);
+  clockText = iso.slice(11, 19);
+}
+
+function prefix(info: Info): string {
   const host = info.host as string | undefined;
   const job = info.job as string | undefined;
   if (!host && !job) return '';
   return `${host ?? ''}${job ? '#' + job : ''} `;
 }
 
-function cutNote(info: winston.Logform.TransformableInfo): string {
+function cutNote(info: Info): string {
   return info.cut ? ` [line cut: ${String(info.cut)} more bytes dropped]` : '';
 }
 
-function extraMeta(info: winston.Logform.TransformableInfo): string {
-  const extra: Record<string, unknown> = {};
-  let any = false;
+function extraMeta(info: Info): string {
+  let extra: Record<string, unknown> | undefined;
   for (const key of Object.keys(info)) {
     if (HIDDEN_META.has(key)) continue;
+    extra ??= {};
     extra[key] = info[key];
-    any = true;
   }
-  return any ? ' ' + JSON.stringify(extra) : '';
+  return extra ? ' ' + JSON.stringify(extra) : '';
 }
 
-function clock(date: Date): string {
-  return date.toISOString().slice(11, 19);
+function consoleLine(info: Info, color: boolean, colorizer: winston.Logform.Colorizer): string {
+  stampNow();
+  const level = levelLabel(info.level);
+  const shown = color ? colorizer.colorize(info.level, level) : level;
+  return `${clockText} ${shown} ${prefix(info)}${String(info.message)}${cutNote(info)}`;
 }
 
-const consoleFormat = (color: boolean) => {
-  const colorizer = winston.format.colorize();
-  return winston.format.printf((info) => {
-    const level = info.level.toUpperCase().padEnd(LEVEL_WIDTH);
-    const shown = color ? colorizer.colorize(info.level, level) : level;
-    return `${clock(new Date())} ${shown} ${prefix(info)}${String(info.message)}${cutNote(info)}`;
-  });
-};
+function formatFileLine(info: Info): string {
+  stampNow();
+  return `${fileStampText} ${levelLabel(info.level)} ${prefix(info)}${String(info.message)}${cutNote(info)}${extraMeta(info)}`;
+}
+
+/**
+ * The record the run's log file formatted last, and its line: the transports after it (a job's
+ * job.log) take that line instead of formatting the record again. Taken once, and only for
+ * the very same record object.
+ */
+let formattedInfo: Info | undefined;
+let formattedLine = '';
+
+function logFileLine(info: Info): string {
+  const line = formatFileLine(info);
+  formattedInfo = info;
+  formattedLine = line;
+  return line;
+}
 
 /** A record as a line of a log file: time, level, host#job, message, metadata. */
 export function fileLine(info: winston.Logform.TransformableInfo): string {
-  const stamp = new Date().toISOString().replace('T', ' ').slice(0, 23);
-  return `${stamp} ${info.level.toUpperCase().padEnd(LEVEL_WIDTH)} ${prefix(info)}${String(info.message)}${cutNote(info)}${extraMeta(info)}`;
+  if (info === formattedInfo) {
+    formattedInfo = undefined;
+    return formattedLine;
+  }
+  return formatFileLine(info);
 }
 
-const fileFormat = winston.format.printf(fileLine);
+/** Text a LineWriter holds before it writes without waiting for the end of the turn. */
+const LINE_BATCH_CHARS = 64 * 1024;
+/** Writers holding lines, so that a process exiting at once still writes them (synchronous streams: files, terminals). */
+const holding = new Set<LineWriter>();
+let exitHook = false;
+
+/**
+ * Lines for one stream, written together: at the end of the event-loop turn they were logged
+ * in, or as soon as 64 KiB have gathered, or on flush(). One write of many lines instead of one
+ * write per line: a busy job's lines arrive by the thousand per turn, and each write costs a
+ * system call on a terminal or a file (process.stderr writes those synchronously) and a buffer
+ * conversion everywhere. The order of the lines is kept.
+ */
+export class LineWriter<S extends Writable = Writable> {
+  readonly stream: S;
+  #pending = '';
+  #scheduled = false;
+
+  constructor(stream: S) {
+    this.stream = stream;
+    if (!exitHook) {
+      exitHook = true;
+      process.on('exit', () => {
+        for (const writer of holding) writer.flush();
+      });
+    }
+  }
+
+  /** Adds one line (without its newline). */
+  write(line: string): void {
+    this.#pending += line + '\n';
+    if (this.#pending.length >= LINE_BATCH_CHARS) this.flush();
+    else if (!this.#scheduled) {
+      this.#scheduled = true;
+      holding.add(this);
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Hands what is held to the stream now. */
+  flush(): void {
+    this.#scheduled = false;
+    holding.delete(this);
+    if (this.#pending === '') return;
+    const text = this.#pending;
+    this.#pending = '';
+    this.stream.write(text);
+  }
+}
+
+/**
+ * A transport whose log() is synchronous (it calls back before it returns) and takes the record
+ * itself, not a formatted copy: a record can reach it directly (logRecord), without winston's
+ * stream hops, and it is as if winston had passed it on.
+ */
+export abstract class SyncTransport extends Transport {}
+
+/** triple-beam's LEVEL, which winston's log() sets on each record. */
+const LEVEL = Symbol.for('level');
+const DIRECT = Symbol('directLog');
+type DirectLog = (info: LogEntry) => boolean;
+type StreamState = { _writableState?: { ending?: boolean } };
+const ignore = (): void => {};
+
+/**
+ * Logs a whole record on the run's logger, exactly as `logger.log(info)` does. For the lines of
+ * a busy job: when winston would hand the record to the transports at once anyway (nothing
+ * queued in the logger or any transport, every transport a SyncTransport of the run log, no
+ * other listener), it goes to them directly, which spares four stream writes and their
+ * callbacks per line; otherwise it takes winston's own path.
+ */
+export function logRecord(logger: Logger, info: LogEntry): void {
+  const direct = (logger as Logger & { [DIRECT]?: DirectLog })[DIRECT];
+  if (!direct?.(info)) logger.log(info);
+}
+
+function directLog(logger: Logger): DirectLog {
+  const levels = logger.levels;
+  const open = (stream: winston.transport | Logger) => !stream.destroyed && !(stream as unknown as StreamState)._writableState?.ending;
+  // The transports last found to be all SyncTransports: looked at again when they change.
+  let checked: readonly winston.transport[] = [];
+  const unchanged = (transports: readonly winston.transport[]) => transports.length === checked.length && transports.every((transport, i) => transport === checked[i]);
+  return (info) => {
+    const rank = levels[info.level];
+    if (rank === undefined || logger.silent || logger.writableLength > 0 || logger.readableLength > 0 || !open(logger)) return false;
+    const transports = logger.transports;
+    if (transports.length === 0 || logger.listenerCount('data') !== transports.length) return false;
+    if (!unchanged(transports)) {
+      if (!transports.every((transport) => transport instanceof SyncTransport && !transport.format)) return false;
+      checked = [...transports];
+    }
+    for (const transport of transports) {
+      if (transport.writableLength > 0 || !open(transport)) return false;
+    }
+    (info as LogEntry & { [LEVEL]?: string })[LEVEL] = info.level;
+    // What winston-transport's _write decides for each transport.
+    for (const transport of transports) {
+      if (transport.silent || (info.exception === true && !transport.handleExceptions)) continue;
+      const level = transport.level || logger.level;
+      if (!level || levels[level]! >= rank) transport.log!(info, ignore);
+    }
+    return true;
+  };
+}
+
+/**
+ * Writes each record at `level` or above as one text line to a stream. Unlike winston's Stream
+ * transport it neither copies the record for a format nor schedules a 'logged' event per
+ * record, and it writes the lines of a turn together (LineWriter), which cost more than the
+ * formatting when a node logs hundreds of thousands of lines.
+ */
+class LineTransport extends SyncTransport {
+  readonly #writer: LineWriter;
+  readonly #line: (info: Info) => string;
+
+  constructor(stream: Writable, level: string, line: (info: Info) => string) {
+    super({ level });
+    this.#writer = new LineWriter(stream);
+    this.#line = line;
+  }
+
+  override log(info: Info, callback: () => void): void {
+    this.#writer.write(this.#line(info));
+    callback();
+  }
+
+  /** Before 'finish': what the run log's close() waits for, before it ends the files. */
+  override _final(callback: (error?: Error | null) => void): void {
+    this.#writer.flush();
+    callback();
+  }
+}
+
+/** The root logger's own format: none. Each transport formats; winston's default would JSON-encode every record for nobody. */
+const passThrough: winston.Logform.Format = { transform: (info) => info };
 
 const jsonFormat = winston.format.combine(winston.format.timestamp(), winston.format.json());
 
@@ -166,18 +343,16 @@ export function wantsColor(stream: Writable): boolean {
 
 export function openRunLog(options: RunLogOptions): RunLog {
   const consoleStream = options.console ?? process.stderr;
+  const color = options.color ?? wantsColor(consoleStream);
+  const colorizer = winston.format.colorize();
   const transports: winston.transport[] = [
-    new winston.transports.Stream({
-      stream: consoleStream,
-      level: options.consoleLevel,
-      format: consoleFormat(options.color ?? wantsColor(consoleStream)),
-    }),
+    new LineTransport(consoleStream, options.consoleLevel, (info) => consoleLine(info, color, colorizer)),
   ];
   const files: WriteStream[] = [];
   if (options.logFile) {
     const stream = fileStream(options.logFile);
     files.push(stream);
-    transports.push(new winston.transports.Stream({ stream, level: 'debug', format: fileFormat }));
+    transports.push(new LineTransport(stream, 'debug', logFileLine));
   }
   if (options.jsonFile) {
     const stream = fileStream(options.jsonFile);
@@ -186,7 +361,8 @@ export function openRunLog(options: RunLogOptions): RunLog {
   }
   transports.push(...(options.transports ?? []));
   // No defaultMeta on the root: it would override the {host, job} of the children.
-  const logger = winston.createLogger({ level: 'debug', levels: winston.config.npm.levels, transports, exitOnError: false });
+  const logger = winston.createLogger({ level: 'debug', levels: winston.config.npm.levels, format: passThrough, transports, exitOnError: false });
+  Object.defineProperty(logger, DIRECT, { value: directLog(logger) });
   // The console too: process.stderr on a pipe writes asynchronously and buffers without bound behind a slow reader.
   const pressure = new SinkPressure([
     { stream: logger, limit: LOGGER_BACKLOG_RECORDS },
