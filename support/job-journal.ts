@@ -6,7 +6,7 @@
  * Why not a database: SQLite needs a native build (npm installs no build scripts here) or
  * Node 22's node:sqlite; a journal needs neither and `tail -f`/`jq` can read it.
  */
-import { closeSync, existsSync, fdatasyncSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -19,10 +19,20 @@ export function journalPath(jobDirectory: string): string {
   return join(jobDirectory, JOURNAL_FILE);
 }
 
+/**
+ * Every event is written at once (a crash of the master loses nothing written). A run's start
+ * and end are synced before the run goes on; job ends are synced in groups, off the event loop
+ * (synced()): one fdatasync per job, measured at 0.1 to 1.5 ms here, held up dispatch.
+ */
 export class JobJournal {
   readonly path: string;
   #fd: number | undefined;
   #closed = false;
+  /** Job ends written and not yet covered by a sync that has begun. */
+  #unsynced = false;
+  /** The sync under way, and the next one, queued behind it for what was written meanwhile. */
+  #syncing: Promise<void> | undefined;
+  #queued: Promise<void> | undefined;
 
   /** Nothing is created until the first event: a run that fails its input checks leaves no records. */
   constructor(path: string) {
@@ -36,14 +46,49 @@ export class JobJournal {
       this.#fd = openSync(this.path, 'a');
     }
     writeSync(this.#fd, JSON.stringify(event) + '\n');
-    if (event.type === 'job-ended' || event.type === 'run-ended' || event.type === 'run-started') fdatasyncSync(this.#fd);
+    if (event.type === 'run-started' || event.type === 'run-ended') {
+      fdatasyncSync(this.#fd);
+      this.#unsynced = false;
+    } else if (event.type === 'job-ended') {
+      this.#unsynced = true;
+    }
+  }
+
+  /**
+   * Resolves once every event appended so far is on disk. Job ends written in the same turn, or
+   * while an earlier sync ran, share one fdatasync (a group commit) on the thread pool.
+   */
+  synced(): Promise<void> {
+    if (!this.#unsynced) return this.#syncing ?? Promise.resolve();
+    const after = this.#syncing ?? Promise.resolve();
+    this.#queued ??= after.then(() => this.#sync(), () => this.#sync());
+    return this.#queued;
+  }
+
+  #sync(): Promise<void> {
+    this.#queued = undefined;
+    const fd = this.#fd;
+    if (!this.#unsynced || fd === undefined) return Promise.resolve(); // closed meanwhile: close() synced
+    this.#unsynced = false;
+    const syncing = new Promise<void>((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
+    this.#syncing = syncing;
+    const done = () => {
+      if (this.#syncing === syncing) this.#syncing = undefined;
+    };
+    syncing.then(done, done);
+    return syncing;
   }
 
   close(): void {
     this.#closed = true;
-    if (this.#fd === undefined) return;
-    closeSync(this.#fd);
+    const fd = this.#fd;
+    if (fd === undefined) return;
     this.#fd = undefined;
+    if (this.#unsynced) fdatasyncSync(fd);
+    this.#unsynced = false;
+    // A sync on the thread pool still uses the descriptor: close it after that.
+    if (this.#syncing) void this.#syncing.then(() => closeSync(fd), () => closeSync(fd));
+    else closeSync(fd);
   }
 }
 

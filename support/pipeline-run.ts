@@ -148,6 +148,7 @@ export class PipelineRun {
       events: this.events,
       runId: this.runId,
       reusable: (key) => this.#reusable.get(key),
+      durable: () => this.#journal?.synced() ?? Promise.resolve(),
     });
   }
 

@@ -2,8 +2,10 @@
  * Dispatches ComputeJobs: at most `maxPerNode` at a time on each host and `concurrency` in all;
  * resolves when every job has ended. A failure does not stop the others unless `failFast`.
  */
+import { setMaxListeners } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { AttemptRecord, ComputeJob, JobResults, RetryOn } from './compute-job.js';
+import { Fifo } from './fifo.js';
 import { HostHealth } from './host-health.js';
 import { JobIdentities } from './job-identity.js';
 import { buildCommand, jobEnvironment, type CommandPlacement } from './launch-command.js';
@@ -54,6 +56,8 @@ export interface SchedulerSettings {
   runId?: string;
   /** A job that succeeded in an earlier run of this job name, by identity key: it is not run again. */
   reusable?: (key: string) => JobEnded | undefined;
+  /** Resolves once every event so far is on disk (the journal): a job's end is, before the recipe hears of it. */
+  durable?: () => Promise<void>;
 }
 
 export type JobEndedListener = (job: ComputeJob) => void;
@@ -76,36 +80,11 @@ export function isRetryable(results: JobResults, retryOn: RetryOn | undefined): 
   }
 }
 
-/** A first-in first-out queue of callbacks (an array with a moving head: shift() would copy). */
-class Waiters {
-  #items: ((() => void) | undefined)[] = [];
-  #head = 0;
-
-  get size(): number {
-    return this.#items.length - this.#head;
-  }
-
-  push(item: () => void): void {
-    this.#items.push(item);
-  }
-
-  shift(): (() => void) | undefined {
-    if (this.#head >= this.#items.length) return undefined;
-    const item = this.#items[this.#head];
-    this.#items[this.#head++] = undefined;
-    if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return item;
-  }
-}
-
 /** At most `max` holders at a time; the others wait, first come first served. Entry is always asynchronous (a microtask), as with p-limit. */
 class Slots {
   readonly #max: number;
   #active = 0;
-  readonly #waiting = new Waiters();
+  readonly #waiting = new Fifo<() => void>();
 
   constructor(max: number) {
     // As p-limit: a limit of 0, a fraction or NaN is refused (it would start nothing, ever).
@@ -206,13 +185,14 @@ export class Scheduler {
   async run(jobs: readonly ComputeJob[], options: ScheduleOptions = {}, onEnded?: JobEndedListener, recipe = ''): Promise<void> {
     const settings = this.#settings;
     const pending: ComputeJob[] = [];
+    const reused: ComputeJob[] = [];
     for (const job of jobs) {
       const key = this.#identities.keyOf(job, recipe);
       this.#keys.set(job, key);
       const recorded = settings.dryRun ? undefined : settings.reusable?.(key);
       if (recorded) {
         this.#reuse(job, recorded);
-        onEnded?.(job);
+        reused.push(job);
         continue;
       }
       if (!job.host) job.host = this.#leastBusyHost() ?? settings.hosts[0] ?? 'localhost';
@@ -220,6 +200,10 @@ export class Scheduler {
       this.#count(job.host, +1);
       pending.push(job);
       if (!settings.dryRun) this.#queued(job);
+    }
+    if (reused.length > 0) {
+      await settings.durable?.();
+      for (const job of reused) onEnded?.(job);
     }
     if (settings.dryRun) {
       for (const job of pending) {
@@ -231,6 +215,7 @@ export class Scheduler {
     const limits = new JobLimits(options.maxPerNode ?? settings.maxPerNode, options.concurrency ?? Number.POSITIVE_INFINITY);
     const stop = new AbortController();
     const signal = AbortSignal.any([settings.signal, stop.signal]);
+    setMaxListeners(0, signal); // every running job listens on it: more than 10 is expected, not a leak
     const settle = (job: ComputeJob) => {
       if (job.results.state === 'failed' && options.failFast && !stop.signal.aborted) {
         settings.logger.warn(`fail-fast: job ${job.id} on ${job.host} failed, cancelling the rest`);
@@ -243,8 +228,9 @@ export class Scheduler {
       if (running === 0) resolve();
       for (const job of pending) {
         limits.reserve(job.host, () => {
-          this.#runJob(job, options, limits, signal, settle, true).then(() => {
+          this.#runJob(job, options, limits, signal, settle, true).then(async () => {
             this.#count(job.host, -1);
+            await settings.durable?.(); // its slot is already free: the sync holds up only the recipe
             onEnded?.(job);
             if (--running === 0) resolve();
           }).catch(reject);
