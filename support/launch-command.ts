@@ -61,20 +61,21 @@ function argumentText(arg: JsonValue): string {
 export function buildCommand(job: ComputeJob, placement: CommandPlacement, { guard = true }: { guard?: boolean } = {}): string {
   const parts: string[] = [];
   if (placement.workingDirectory) {
+    // `cd` first: mkdir is a program (a fork and an exec per job) and the directory exists for all but the first.
     const dir = shellQuote(placement.workingDirectory);
-    parts.push(`{ mkdir -p ${dir} && cd ${dir}; } || exit 126`);
+    parts.push(`{ cd ${dir} 2>/dev/null || { mkdir -p ${dir} && cd ${dir}; }; } || exit 126`);
   }
-  const environment = jobEnvironment(job, placement);
+  // `export` is a shell builtin; `exec env K=V node` would exec one more program before node.
+  const words = assignments(jobEnvironment(job, placement));
+  if (words.length > 0) parts.push(`export ${words.join(' ')}`);
   if (typeof job.command === 'string') {
-    const words = assignments(environment);
-    if (words.length > 0) parts.push(`export ${words.join(' ')}`);
     const command = [job.command, ...job.args.map((arg) => shellQuote(argumentText(arg)))].join(' ');
     if (guard) parts.push(processGroupGuard(), `exec /bin/sh -c ${shellQuote(command)}`);
     else parts.push(command);
   } else {
     // fd 3 carries the runtime's messages; the node's own stdout joins stderr (DESIGN.md §4).
     parts.push('exec 3>&1 1>&2');
-    parts.push(execNode(placement.nodeExecutable, environment, [placement.scriptPath(job.command.path)]));
+    parts.push(execNode(placement.nodeExecutable, {}, [placement.scriptPath(job.command.path)]));
   }
   return parts.join('; ');
 }

@@ -1,12 +1,11 @@
 /**
  * The node side: the base class of node scripts and the runtime that runs one of them on a
  * compute host (DESIGN.md §3, §4). This module is loaded on every job start, so it imports
- * nothing heavy (no winston, no yargs).
+ * nothing heavy (no winston, no yargs), and what only `exec()` needs (child_process, the line
+ * splitter) is loaded when a script first calls it: each module costs a few ms at every start.
  */
-import { spawn } from 'node:child_process';
 import { fstatSync, realpathSync, writeSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { LineSplitter } from './line-splitter.js';
 import { KILL_GRACE_MS, ownProcessGroup, signalGroup, groupIsAlive } from './process-group.js';
 import {
   decodeStartMessage, encodeMessage, LOG_LEVELS,
@@ -142,8 +141,9 @@ export abstract class Node {
    * with its exit code (128 + signal number when it was killed). It stays in this job's
    * process group, so it dies with the job.
    */
-  exec(file: string, args: readonly string[] = [], options: ExecOptions = {}): Promise<number> {
+  async exec(file: string, args: readonly string[] = [], options: ExecOptions = {}): Promise<number> {
     const level = options.level ?? 'info';
+    const [{ spawn }, { LineSplitter }] = await Promise.all([import('node:child_process'), import('./line-splitter.js')]);
     return new Promise((resolve, reject) => {
       const child = spawn(file, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
       for (const [stream, name] of [[child.stdout, 'stdout'], [child.stderr, 'stderr']] as const) {
@@ -239,15 +239,47 @@ function reapChildren(): void {
   signalGroup(pgid, 'SIGTERM');
 }
 
+/** process.stdout and process.stderr as far as the script (or anything it loaded) has used them. */
+const usedStdio: NodeJS.WriteStream[] = [];
+
+/**
+ * Node creates process.stdout and process.stderr on first use, and creating one costs a few ms
+ * (a pipe or socket stream); most node scripts log through `this.logger` and never touch them.
+ * Notes the ones that get created, so that stdioWritten() waits for those without creating the others.
+ */
+function watchStdio(): void {
+  for (const name of ['stdout', 'stderr'] as const) {
+    const descriptor = Object.getOwnPropertyDescriptor(process, name);
+    if (!descriptor?.get || !descriptor.configurable) {
+      usedStdio.push(process[name]);
+      continue;
+    }
+    const create = descriptor.get;
+    let stream: NodeJS.WriteStream | undefined;
+    Object.defineProperty(process, name, {
+      configurable: true,
+      enumerable: descriptor.enumerable,
+      get() {
+        if (stream === undefined) {
+          stream = create.call(process) as NodeJS.WriteStream;
+          usedStdio.push(stream);
+        }
+        return stream;
+      },
+    });
+  }
+}
+
 /** Pipe writes are asynchronous: wait until what the script printed has left, or process.exit() drops its last lines. */
 function stdioWritten(): Promise<void> {
-  return Promise.all([process.stdout, process.stderr].map((stream) => new Promise<void>((resolve) => {
+  return Promise.all(usedStdio.map((stream) => new Promise<void>((resolve) => {
     if (stream.destroyed || !stream.writable) resolve();
     else stream.write('', () => resolve());
   }))).then(() => undefined);
 }
 
 async function runAsJob(NodeClass: NodeClass): Promise<void> {
+  watchStdio();
   if (!hasMessageChannel()) {
     process.stderr.write('this is a node script: it is started by the pipeline master (pipeline run), which gives it its arguments\n');
     process.exit(2);

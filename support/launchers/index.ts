@@ -58,7 +58,10 @@ export function createLaunchers(config: PipelineConfig, onNewHostKey?: SshLaunch
     connectionsPerHost: config.connectionsPerHost,
     keepaliveInterval: config.keepaliveInterval,
     keepaliveCountMax: config.keepaliveCountMax,
-    concurrentHandshakes: 8,
+    // MaxStartups (10 by default) counts per server: 8 per server stays under it. The overall cap
+    // only bounds the master's own handshake work (one overall 8 made 1000 hosts 125 waves).
+    concurrentHandshakes: 64,
+    handshakesPerHost: 8,
     onNewHostKey,
   };
   return new Launchers(config.remoteMethod, () => new SshLauncher(options));

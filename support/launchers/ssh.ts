@@ -18,8 +18,10 @@ export interface SshLauncherOptions {
   /** Seconds between keepalives, and how many may go unanswered before the host counts as dead. */
   keepaliveInterval: number;
   keepaliveCountMax: number;
-  /** SSH handshakes in flight at once over all hosts (sshd's MaxStartups drops bursts). */
+  /** SSH handshakes in flight at once over all hosts (each costs the master a few ms of CPU). */
   concurrentHandshakes: number;
+  /** SSH handshakes in flight at once to one server: sshd's MaxStartups (10 by default) drops more. */
+  handshakesPerHost: number;
   /** How long a host may refuse every new session before the job fails. */
   sessionWaitSeconds?: number;
   onNewHostKey?: ConnectionOptions['onNewHostKey'];
@@ -167,6 +169,8 @@ export class SshLauncher implements Launcher {
   readonly options: SshLauncherOptions;
   readonly #pools = new Map<string, HostPool>();
   readonly #handshakes: LimitFunction;
+  /** Per server (hostname:port, so hops and aliases of one server share it). */
+  readonly #serverHandshakes = new Map<string, LimitFunction>();
   readonly #running = new RunningProcesses<SshProcess>();
   readonly #hops = new Set<SshConnection>();
 
@@ -177,6 +181,14 @@ export class SshLauncher implements Launcher {
 
   resolveTarget(alias: string): SshTarget {
     return this.options.clientConfig.resolve(alias);
+  }
+
+  /** Opens one connection, waiting for a handshake slot of its server (MaxStartups counts per server). */
+  #open(target: SshTarget, options: ConnectionOptions): Promise<SshConnection> {
+    const server = `${target.hostname}:${target.port}`;
+    let limit = this.#serverHandshakes.get(server);
+    if (!limit) this.#serverHandshakes.set(server, (limit = pLimit(this.options.handshakesPerHost)));
+    return limit(() => SshConnection.open(target, options));
   }
 
   /** Opens a new connection to `alias`, through its ProxyJump hops if it has any. */
@@ -192,10 +204,10 @@ export class SshLauncher implements Launcher {
       for (const hop of target.proxyJump) {
         const { alias: hopAlias, user, port } = parseHop(hop);
         const hopTarget = { ...this.resolveTarget(hopAlias), ...(user ? { user } : {}), ...(port ? { port } : {}) };
-        via = await SshConnection.open(hopTarget, { ...options, via });
+        via = await this.#open(hopTarget, { ...options, via });
         this.#hops.add(via);
       }
-      const connection = await SshConnection.open(target, { ...options, via });
+      const connection = await this.#open(target, { ...options, via });
       if (via) {
         const hop = via;
         void connection.closed.then(() => {
