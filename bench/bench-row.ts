@@ -9,9 +9,10 @@ export interface BenchRow {
   unit: string;
   /** framework / floor. */
   ratio: number;
-  /** The target, in words. */
+  /** The target, in words; '-' for a row shown for context. */
   target: string;
-  met: boolean;
+  /** Whether the target was met; absent for a context row, which has none. */
+  met?: boolean;
   note?: string;
 }
 

@@ -27,6 +27,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import type { BenchRow } from './bench-row.js';
+import { plainRows } from './report.js';
 import { median } from './measure.js';
 export type { BenchRow };
 
@@ -472,14 +473,6 @@ const USAGE = `usage: npx tsx bench/log-and-scale.ts [--quick] [--row 3|4] [--li
   row 4: master scale (100,000 true jobs; --quick 10,000), --concurrency at a time (default 8)
   needs the built framework: npm run build`;
 
-function printTable(rows: readonly BenchRow[]): void {
-  for (const row of rows) {
-    process.stdout.write(`${row.row.padEnd(3)} ${row.met ? 'MET   ' : 'MISSED'} ${row.what}\n`
-      + `    framework ${fmt(row.framework)} ${row.unit}, floor ${fmt(row.floor)} ${row.unit}, ratio ${row.ratio}, target ${row.target}\n`
-      + (row.note ? `    ${row.note}\n` : ''));
-  }
-}
-
 async function main(argv: string[]): Promise<number> {
   const flags = new Set<string>();
   const values = new Map<string, string>();
@@ -506,8 +499,8 @@ async function main(argv: string[]): Promise<number> {
     rows.push(...await benchMasterScale({ ...common, jobs: number('--jobs'), concurrency: number('--concurrency'), breakdown: flags.has('--breakdown') ? true : flags.has('--no-breakdown') ? false : undefined, floor: !flags.has('--no-floor') }));
   }
   if (flags.has('--json')) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
-  else printTable(rows);
-  return rows.every((row) => row.met) ? 0 : 1;
+  else process.stdout.write(plainRows(rows));
+  return rows.every((row) => row.met !== false) ? 0 : 1;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

@@ -41,8 +41,9 @@ async function main(): Promise<number> {
     process.stderr.write(`row ${row}: ${((Date.now() - began) / 1000).toFixed(0)} s\n`);
   }
   process.stdout.write(table(results) + '\n');
-  const missed = results.filter((row) => !row.met);
-  process.stdout.write(`\n${results.length - missed.length} of ${results.length} targets met${broken ? `; ${broken} rows could not be measured` : ''}\n`);
+  const targeted = results.filter((row) => row.met !== undefined);
+  const met = targeted.filter((row) => row.met).length;
+  process.stdout.write(`\n${met} of ${targeted.length} targets met${broken ? `; ${broken} rows could not be measured` : ''}\n`);
   return broken > 0 ? 1 : 0;
 }
 

@@ -27,12 +27,22 @@ function figure(value: number): string {
   return value.toFixed(2);
 }
 
+function verdict(row: BenchRow): string {
+  return row.met === undefined ? '-' : row.met ? 'yes' : 'NO';
+}
+
+/** Rows as plain text, a figure line and a note line under each: for the single-row scripts. */
+export function plainRows(rows: readonly BenchRow[]): string {
+  return rows.map((row) => `${row.row}  ${row.what}\n    framework ${figure(row.framework)} ${row.unit}, floor ${figure(row.floor)} ${row.unit},`
+    + ` ratio ${row.ratio.toFixed(2)}, target ${row.target}, met ${verdict(row)}\n${row.note ? `    ${row.note}\n` : ''}`).join('');
+}
+
 /** A Markdown table (it reads fine in a terminal too). */
 export function table(rows: readonly BenchRow[]): string {
   const lines = [
     '| row | what | framework | floor | unit | ratio | target | met |',
     '|---|---|---:|---:|---|---:|---|---|',
-    ...rows.map((row) => `| ${row.row} | ${row.what}${row.note ? ` (${row.note})` : ''} | ${figure(row.framework)} | ${figure(row.floor)} | ${row.unit} | ${row.ratio.toFixed(2)} | ${row.target} | ${row.met ? 'yes' : 'NO'} |`),
+    ...rows.map((row) => `| ${row.row} | ${row.what}${row.note ? ` (${row.note})` : ''} | ${figure(row.framework)} | ${figure(row.floor)} | ${row.unit} | ${row.ratio.toFixed(2)} | ${row.target} | ${verdict(row)} |`),
   ];
   return lines.join('\n');
 }

@@ -34,6 +34,7 @@ import type { LoadedRecipe } from '../support/recipe-loader.js';
 import { startSshPipeline, type SshPipeline } from '../test/harness/ssh-pipeline.js';
 import type { TestHost } from '../test/harness/ssh-hosts.js';
 import type { BenchRow } from './bench-row.js';
+import { plainRows } from './report.js';
 import { interleaved, median, now, perSecond, pool, spread } from './measure.js';
 
 const { Client } = ssh2;
@@ -483,7 +484,6 @@ async function shellJobsOn(p: SshPipeline, configPath: string, hosts: readonly T
     unit: 'jobs/s',
     ratio: fw / rate('OpenSSH ControlMaster'),
     target: '-',
-    met: true,
     note: `ControlMaster measured over ${cmJobs} jobs, ${spread(results['OpenSSH ControlMaster']!, 0)} jobs/s`,
   });
   if (parallelOk) {
@@ -495,7 +495,6 @@ async function shellJobsOn(p: SshPipeline, configPath: string, hosts: readonly T
       unit: 'jobs/s',
       ratio: fw / rate('GNU parallel'),
       target: '-',
-      met: true,
       note: `parallel measured over ${parallelJobs} jobs (its start-up included), ${spread(results['GNU parallel']!, 0)} jobs/s`,
     });
   }
@@ -650,16 +649,6 @@ export async function benchSshDispatch(options: SshDispatchOptions = {}): Promis
 // ---------------------------------------------------------------------------
 // on its own: npx tsx bench/ssh-dispatch.ts [--quick] [1] [2] [5]
 
-function printRows(rows: readonly BenchRow[]): void {
-  for (const row of rows) {
-    const digits = row.unit === 'jobs/s' ? 0 : 1;
-    process.stdout.write(`${row.row}  ${row.what}\n    framework ${row.framework.toFixed(digits)} ${row.unit}  floor ${row.floor.toFixed(digits)} ${row.unit}`
-      + `  ratio ${row.ratio.toFixed(2)}  target ${row.target}  ${row.target === '-' ? '' : row.met ? 'MET' : 'MISSED'}\n`
-      + (row.note ? `    ${row.note}\n` : ''));
-  }
-  process.stdout.write(`${JSON.stringify(rows)}\n`);
-}
-
 if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
   const args = process.argv.slice(2);
   const quick = args.includes('--quick');
@@ -669,5 +658,5 @@ if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.ar
   if (pick('1')) rows.push(...await benchShellJobs({ quick }));
   if (pick('2')) rows.push(...await benchNodeJobs({ quick }));
   if (pick('5')) rows.push(...await benchFanOut({ quick }));
-  printRows(rows);
+  process.stdout.write(plainRows(rows));
 }
