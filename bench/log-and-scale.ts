@@ -19,15 +19,16 @@
  * Needs the built framework (`npm run build`). Standalone: `npx tsx bench/log-and-scale.ts --help`.
  */
 import { spawn } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
-import { loadavg, tmpdir } from 'node:os';
+import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import type { BenchRow } from './bench-row.js';
 import { plainRows } from './report.js';
+import { RECORDS } from './records.js';
 import { median } from './measure.js';
 export type { BenchRow };
 
@@ -145,7 +146,7 @@ function tail(file: string, lines = 15): string {
 
 /** A scratch user project: its own pipeline.cfg and runtime directory, outside the repository. */
 class Workspace {
-  readonly dir = mkdtempSync(join(tmpdir(), 'pipeline-bench-'));
+  readonly dir = (mkdirSync(RECORDS, { recursive: true }), mkdtempSync(join(RECORDS, 'scale-'))); // not /tmp: see RECORDS
   readonly config = join(this.dir, 'pipeline.cfg');
   readonly runtime = join(this.dir, 'runtime');
 
@@ -452,8 +453,7 @@ export async function benchMasterScale(options: MasterScaleOptions = {}): Promis
           floor: round(perJob(floor), 4),
           unit: 'ms/job',
           ratio: round(runPerJob / perJob(floor)),
-          target: `< ${CPU_TARGET_MS_PER_JOB} ms/job`,
-          met: runPerJob < CPU_TARGET_MS_PER_JOB,
+          target: '-',
           note: `peak RSS ${fmt(round(rssMB(run.usage), 0))} MB; ${fmt(round(run.wallMs / 1000, 1))} s wall (${fmt(round(breakdownJobs / (run.wallMs / 1000), 0))} jobs/s)`,
         });
       }

@@ -35,6 +35,7 @@ import { startSshPipeline, type SshPipeline } from '../test/harness/ssh-pipeline
 import type { TestHost } from '../test/harness/ssh-hosts.js';
 import type { BenchRow } from './bench-row.js';
 import { plainRows } from './report.js';
+import { RECORDS } from './records.js';
 import { interleaved, median, now, perSecond, pool, spread } from './measure.js';
 
 const { Client } = ssh2;
@@ -60,16 +61,6 @@ export interface SshDispatchOptions {
   recordsDirectory?: string;
 }
 
-/**
- * The framework's records (journal, per-job directories) are part of its figure, so where they
- * go matters: on this kind of VM, creating a file under a /tmp that other runs churn (the test
- * harness, other benchmarks creating and deleting tens of thousands of files) was measured at
- * 0.3-0.5 ms of CPU, against 0.02-0.05 ms in an untouched directory of the same ext4 disk.
- * The records therefore go where a user's would (a directory of their own, like the default
- * ~/pipeline_runtime), and they are deleted only when a row is done: deleting the previous
- * round's thousands of files makes the next round's file creation slower too.
- */
-const RECORDS = join(dirname(fileURLToPath(import.meta.url)), '..', '.bench');
 
 const DEFAULT_PER_HOST = 8;
 

@@ -1,15 +1,14 @@
 /**
  * A directory per job (the Nextflow convention): `<job_directory>/jobs/<job id>/` holds
  * `command.sh` (what ran), `args.json`, `job.log` (the job's own log lines), `result.json`
- * (state, reason, return code or signal, outputs, timings) and `exit_status`.
+ * (state, reason, return code or signal, outputs, timings) and `exit_status`. Made when the
+ * job starts (or ends, if it never started), not when it is queued.
  */
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import type winston from 'winston';
-import { Fifo } from './fifo.js';
 import { LineWriter, SyncTransport } from './logging.js';
-import type { RunEvent } from './run-events.js';
+import type { JobQueued, RunEvent } from './run-events.js';
 
 /** Job ids are user-given names: keep them readable but safe as one path component. */
 export function jobFilesDirectory(jobDirectory: string, job: string): string {
@@ -21,66 +20,21 @@ export function jobLogPath(jobDirectory: string, job: string): string {
   return join(jobFilesDirectory(jobDirectory, job), 'job.log');
 }
 
-/** Job files written at a time: the others wait their turn, leaving the thread pool to the logs. */
-const WRITES_IN_FLIGHT = 2;
-
-interface FilesWrite {
-  dir: string;
-  files: Array<[name: string, text: string]>;
-}
-
-/**
- * Writes job files off the event loop, a few at a time, in the order asked. They are a view of
- * the journal (which alone is synced), so dispatch does not wait for them: written on the event
- * loop, a mkdir and four file creations per job cost 0.3 to 1 ms before the next job could
- * start, and 100,000 queued jobs held up the first for half a minute.
- */
-class FileWrites {
-  readonly #queue = new Fifo<FilesWrite>();
-  #running = 0;
-  #failure: unknown;
-  readonly #idle: Array<() => void> = [];
-
-  add(dir: string, files: FilesWrite['files']): void {
-    this.#queue.push({ dir, files });
-    if (this.#running < WRITES_IN_FLIGHT) this.#next();
-  }
-
-  #next(): void {
-    const task = this.#queue.shift();
-    if (!task) {
-      if (this.#running === 0) for (const wake of this.#idle.splice(0)) wake();
-      return;
-    }
-    this.#running++;
-    void (async () => {
-      await mkdir(task.dir, { recursive: true });
-      await Promise.all(task.files.map(([name, text]) => writeFile(join(task.dir, name), text)));
-    })().catch((error: unknown) => {
-      this.#failure ??= error;
-    }).finally(() => {
-      this.#running--;
-      this.#next();
-    });
-  }
-
-  /** Resolves when every write asked for so far is done; rejects with the first that failed. */
-  async done(): Promise<void> {
-    if (this.#running > 0 || this.#queue.size > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
-    if (this.#failure !== undefined) throw this.#failure;
-  }
-}
-
 type TransformableInfo = winston.Logform.TransformableInfo;
 export type LineFormat = (info: TransformableInfo) => string;
 
+type FileList = Array<[name: string, text: string]>;
+
 export class JobFiles {
   readonly #jobDirectory: string;
-  readonly #logs = new Map<string, LineWriter<WriteStream>>();
   readonly #format: LineFormat;
+  /** What job-queued said of a job not started yet: its command.sh and args.json are written when it starts. */
+  readonly #queued = new Map<string, { command: string; args: JobQueued['args'] }>();
+  /** Jobs whose directory this run has made. */
+  readonly #made = new Set<string>();
+  readonly #logs = new Map<string, LineWriter<WriteStream>>();
   /** Job logs being closed: each leaves the set once it is on disk. */
   readonly #closing = new Set<Promise<void>>();
-  readonly #writes = new FileWrites();
 
   constructor(jobDirectory: string, format: LineFormat) {
     this.#jobDirectory = jobDirectory;
@@ -90,18 +44,19 @@ export class JobFiles {
   onEvent(event: RunEvent): void {
     switch (event.type) {
       case 'job-queued':
-        this.#writes.add(jobFilesDirectory(this.#jobDirectory, event.job), [
-          ['command.sh', event.command + '\n'],
-          ['args.json', JSON.stringify(event.args, null, 2) + '\n'],
-        ]);
+        // Written when the job starts: 100,000 queued jobs would otherwise mean 300,000 file operations before the first one starts.
+        this.#queued.set(event.job, { command: event.command, args: event.args });
         break;
-      case 'job-ended':
-        this.#writes.add(jobFilesDirectory(this.#jobDirectory, event.job), [
-          ['result.json', JSON.stringify(event, null, 2) + '\n'],
-          ['exit_status', `${event.signal ?? event.returncode ?? 'none'}\n`],
-        ]);
+      case 'job-started':
+        this.#directory(event.job);
+        break;
+      case 'job-ended': {
+        const dir = this.#directory(event.job);
+        writeFiles(dir, [['result.json', JSON.stringify(event, null, 2) + '\n'], ['exit_status', `${event.signal ?? event.returncode ?? 'none'}\n`]]);
         this.#closeLog(event.job);
+        this.#made.delete(event.job);
         break;
+      }
       default:
         break;
     }
@@ -118,12 +73,25 @@ export class JobFiles {
     })({ level });
   }
 
+  /** The job's directory, made (with command.sh and args.json) the first time it is asked for in this run. */
+  #directory(job: string): string {
+    const dir = jobFilesDirectory(this.#jobDirectory, job);
+    if (this.#made.has(job)) return dir;
+    mkdirSync(dir, { recursive: true });
+    this.#made.add(job);
+    const queued = this.#queued.get(job);
+    if (queued) {
+      this.#queued.delete(job);
+      writeFiles(dir, [['command.sh', queued.command + '\n'], ['args.json', JSON.stringify(queued.args, null, 2) + '\n']]);
+    }
+    return dir;
+  }
+
   #logFor(job: string): LineWriter<WriteStream> {
     let writer = this.#logs.get(job);
     if (!writer) {
-      const dir = jobFilesDirectory(this.#jobDirectory, job);
-      mkdirSync(dir, { recursive: true });
-      writer = new LineWriter(createWriteStream(join(dir, 'job.log'), { flags: 'a' }));
+      // Appended: a resumed job keeps the lines of its earlier runs.
+      writer = new LineWriter(createWriteStream(join(this.#directory(job), 'job.log'), { flags: 'a' }));
       this.#logs.set(job, writer);
     }
     return writer;
@@ -145,10 +113,13 @@ export class JobFiles {
     return [...this.#logs.values()].map((writer) => writer.stream);
   }
 
-  /** Waits until every job log and job file is on disk; rejects when a job file could not be written. */
+  /** Waits until every job log is on disk. */
   async close(): Promise<void> {
     for (const job of [...this.#logs.keys()]) this.#closeLog(job);
     await Promise.all([...this.#closing]);
-    await this.#writes.done();
   }
+}
+
+function writeFiles(dir: string, files: FileList): void {
+  for (const [name, text] of files) writeFileSync(join(dir, name), text);
 }

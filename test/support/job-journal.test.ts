@@ -81,6 +81,37 @@ describe('support/job-journal', () => {
     expect(readJournal(path).runs.map((run) => run.status)).to.deep.equal(['crashed', 'running', 'interrupted']);
   });
 
+  it('reads a journal of many megabytes, multi-byte text across its read pieces included, line for line', () => {
+    const events: RunEvent[] = [started('r1')];
+    for (let i = 0; i < 6000; i++) events.push(ended('r1', `${i}`, `k${i}`, 'succeeded', { outputs: { text: `ö€😀 ${'x'.repeat(i % 500)}` } }));
+    write(events);
+    expect(readFileSync(path).length).to.be.greaterThan(2 * 1024 * 1024);
+    const { runs, succeeded, problems } = readJournal(path);
+    expect(problems).to.deep.equal([]);
+    expect(runs[0]!.jobs.size).to.equal(6000);
+    expect(succeeded.get('k5999')!.outputs).to.deep.equal({ text: `ö€😀 ${'x'.repeat(5999 % 500)}` });
+  });
+
+  it('syncs job ends in groups: every caller of synced() is answered, and closing during a sync loses nothing', async () => {
+    const journal = new JobJournal(path);
+    journal.append(started('r1'));
+    await journal.synced(); // nothing unsynced: at once
+    for (let i = 0; i < 50; i++) journal.append(ended('r1', `${i}`, `k${i}`, 'succeeded'));
+    const first = [journal.synced(), journal.synced()];
+    for (let i = 50; i < 100; i++) journal.append(ended('r1', `${i}`, `k${i}`, 'succeeded'));
+    const second = journal.synced();
+    await Promise.all([...first, second]);
+    for (let i = 100; i < 120; i++) journal.append(ended('r1', `${i}`, `k${i}`, 'succeeded'));
+    const pending = journal.synced();
+    journal.append({ type: 'run-ended', time: TIME, run: 'r1', returncode: 0, interrupted: null, outputs: {} });
+    journal.close(); // a sync may still use the descriptor: it is closed after
+    await pending;
+    const { runs, succeeded, problems } = readJournal(path);
+    expect(problems).to.deep.equal([]);
+    expect(runs[0]!.status).to.equal('succeeded');
+    expect(succeeded.size).to.equal(120);
+  });
+
   it('reads a missing journal as no runs', () => {
     expect(readJournal(join(dir, 'none.ndjson'))).to.deep.equal({ runs: [], succeeded: new Map(), problems: [] });
   });

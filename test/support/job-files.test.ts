@@ -1,0 +1,63 @@
+import { expect } from 'chai';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { JobFiles, jobFilesDirectory } from '../../support/job-files.js';
+import type { JobEnded, JobQueued, JobStarted } from '../../support/run-events.js';
+
+const TIME = '2026-11-22T01:00:00.000Z';
+const queued = (job: string): JobQueued => ({ type: 'job-queued', time: TIME, run: 'r', job, key: `k${job}`, host: 'n1', command: `echo ${job}`, args: [job, 1] });
+const started = (job: string): JobStarted => ({ type: 'job-started', time: TIME, run: 'r', job, key: `k${job}`, host: 'n1', attempt: 1 });
+const ended = (job: string, returncode: number | null, signal: string | null = null): JobEnded => ({
+  type: 'job-ended', time: TIME, run: 'r', job, key: `k${job}`, host: 'n1', state: returncode === 0 ? 'succeeded' : 'failed', returncode, signal,
+  duration: 1, retries: 0, outputs: {},
+});
+
+describe('support/job-files', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'job-files-test-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const files = (job: string) => readdirSync(jobFilesDirectory(dir, job)).sort();
+  const read = (job: string, name: string) => readFileSync(join(jobFilesDirectory(dir, job), name), 'utf8');
+
+  it('makes a job\'s directory when it starts, not when it is queued, and writes each file', async () => {
+    const jobFiles = new JobFiles(dir, (info) => `${info.level} ${String(info.message)}`);
+    const log = jobFiles.transport('debug');
+    jobFiles.onEvent(queued('a'));
+    jobFiles.onEvent(queued('b'));
+    expect(existsSync(join(dir, 'jobs'))).to.equal(false);
+    jobFiles.onEvent(started('a'));
+    expect(files('a')).to.deep.equal(['args.json', 'command.sh']);
+    expect(existsSync(jobFilesDirectory(dir, 'b'))).to.equal(false);
+    log.log({ level: 'info', message: 'first', job: 'a' }, () => {});
+    log.log({ level: 'warn', message: 'second', job: 'a' }, () => {});
+    jobFiles.onEvent(ended('a', 3));
+    // cancelled while queued: it never started, and its directory still tells what it was
+    jobFiles.onEvent(ended('b', null, 'SIGTERM'));
+    await jobFiles.close();
+    expect(files('a')).to.deep.equal(['args.json', 'command.sh', 'exit_status', 'job.log', 'result.json']);
+    expect(read('a', 'command.sh')).to.equal('echo a\n');
+    expect(JSON.parse(read('a', 'args.json'))).to.deep.equal(['a', 1]);
+    expect(read('a', 'job.log')).to.equal('info first\nwarn second\n');
+    expect(JSON.parse(read('a', 'result.json'))).to.include({ state: 'failed', returncode: 3 });
+    expect(read('a', 'exit_status')).to.equal('3\n');
+    expect(files('b')).to.deep.equal(['args.json', 'command.sh', 'exit_status', 'result.json']);
+    expect(read('b', 'exit_status')).to.equal('SIGTERM\n');
+  });
+
+  it('appends to job.log when a job runs again (a resumed or retried run)', async () => {
+    for (const line of ['run one', 'run two']) {
+      const jobFiles = new JobFiles(dir, (info) => String(info.message));
+      jobFiles.onEvent(queued('a'));
+      jobFiles.onEvent(started('a'));
+      jobFiles.transport('debug').log({ level: 'info', message: line, job: 'a' }, () => {});
+      jobFiles.onEvent(ended('a', 0));
+      await jobFiles.close();
+    }
+    expect(read('a', 'job.log')).to.equal('run one\nrun two\n');
+    expect(read('a', 'exit_status')).to.equal('0\n');
+  });
+});
