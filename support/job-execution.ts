@@ -48,8 +48,6 @@ class JobExecution {
   readonly #job: ComputeJob;
   readonly #options: ExecutionOptions;
   readonly #log: Logger;
-  /** The run's logger: the per-line paths build whole records, host and job included, sparing the child's copy of each (logRecord). */
-  readonly #runLogger: Logger;
   readonly #stderrTail: string[] = [];
   readonly #stdoutLines: string[] = [];
   #stdoutDropped = 0;
@@ -64,7 +62,6 @@ class JobExecution {
     this.#job = job;
     this.#options = options;
     this.#log = options.logger.child({ host: job.host, job: job.id });
-    this.#runLogger = options.logger;
   }
 
   async run(): Promise<JobResults> {
@@ -179,7 +176,7 @@ class JobExecution {
         const info: LogEntry = { host, job, ...message.meta, level: message.level, message: message.message };
         info.host = host;
         info.job = job;
-        logRecord(this.#runLogger, info);
+        logRecord(this.#options.logger, info); // the run's logger, with host and job in the record: no child logger's copy per line
         break;
       }
       case 'outputs':
@@ -197,7 +194,7 @@ class JobExecution {
   #logLine(line: Line, stream: 'stdout' | 'stderr'): void {
     const info: LogEntry = { host: this.#job.host, job: this.#job.id, level: 'info', message: line.text, stream };
     if (line.cutBytes) info.cut = line.cutBytes;
-    logRecord(this.#runLogger, info);
+    logRecord(this.#options.logger, info); // the run's logger, with host and job in the record: no child logger's copy per line
   }
 
   #onStdoutLine(line: Line): void {

@@ -228,7 +228,7 @@ export class Scheduler {
       if (running === 0) resolve();
       for (const job of pending) {
         limits.reserve(job.host, () => {
-          this.#runJob(job, options, limits, signal, settle, true).then(async () => {
+          this.#runJob(job, options, limits, signal, settle).then(async () => {
             this.#count(job.host, -1);
             await settings.durable?.(); // its slot is already free: the sync holds up only the recipe
             onEnded?.(job);
@@ -244,11 +244,11 @@ export class Scheduler {
    * outcome of an attempt is decided while it still holds its host's slot, so that a dead host
    * is probed before the next queued job tries it, and fail-fast stops the queue in time.
    */
-  async #runJob(job: ComputeJob, options: ScheduleOptions, limits: JobLimits, signal: AbortSignal, settle: (job: ComputeJob) => void, reserved: boolean): Promise<void> {
+  async #runJob(job: ComputeJob, options: ScheduleOptions, limits: JobLimits, signal: AbortSignal, settle: (job: ComputeJob) => void): Promise<void> {
     const retries = job.options.retries ?? options.retries ?? this.#settings.retries;
     const retryOn = job.options.retryOn ?? options.retryOn;
     const earlier: AttemptRecord[] = [];
-    for (let first = reserved; ; first = false) {
+    for (let first = true; ; first = false) { // the first attempt runs in the host slot run() reserved for it
       const next = await limits.run(job.host, async (): Promise<'moved' | 'retry' | 'done'> => {
         // Its host was given up on while the job waited: move it if it may move, else fail it now.
         if (!this.health.isHealthy(job.host) && !job.pinned && this.#move(job)) return 'moved';

@@ -32,8 +32,8 @@ describe('support/job-files', () => {
     jobFiles.onEvent(started('a'));
     expect(files('a')).to.deep.equal(['args.json', 'command.sh']);
     expect(existsSync(jobFilesDirectory(dir, 'b'))).to.equal(false);
-    log.log({ level: 'info', message: 'first', job: 'a' }, () => {});
-    log.log({ level: 'warn', message: 'second', job: 'a' }, () => {});
+    log.log!({ level: 'info', message: 'first', job: 'a' }, () => {});
+    log.log!({ level: 'warn', message: 'second', job: 'a' }, () => {});
     jobFiles.onEvent(ended('a', 3));
     // cancelled while queued: it never started, and its directory still tells what it was
     jobFiles.onEvent(ended('b', null, 'SIGTERM'));
@@ -53,7 +53,7 @@ describe('support/job-files', () => {
       const jobFiles = new JobFiles(dir, (info) => String(info.message));
       jobFiles.onEvent(queued('a'));
       jobFiles.onEvent(started('a'));
-      jobFiles.transport('debug').log({ level: 'info', message: line, job: 'a' }, () => {});
+      jobFiles.transport('debug').log!({ level: 'info', message: line, job: 'a' }, () => {});
       jobFiles.onEvent(ended('a', 0));
       await jobFiles.close();
     }
