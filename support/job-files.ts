@@ -2,13 +2,15 @@
  * A directory per job (the Nextflow convention): `<job_directory>/jobs/<job id>/` holds
  * `command.sh` (what ran), `args.json`, `job.log` (the job's own log lines), `result.json`
  * (state, reason, return code or signal, outputs, timings) and `exit_status`. Made when the
- * job starts (or ends, if it never started), not when it is queued.
+ * job starts (or ends, if it never started: then without command.sh and args.json), not when
+ * it is queued: 100,000 queued jobs would otherwise mean 300,000 file operations before the
+ * first one starts.
  */
 import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import type winston from 'winston';
 import { LineWriter, SyncTransport } from './logging.js';
-import type { JobQueued, RunEvent } from './run-events.js';
+import type { RunEvent } from './run-events.js';
 
 /** Job ids are user-given names: keep them readable but safe as one path component. */
 export function jobFilesDirectory(jobDirectory: string, job: string): string {
@@ -28,8 +30,6 @@ type FileList = Array<[name: string, text: string]>;
 export class JobFiles {
   readonly #jobDirectory: string;
   readonly #format: LineFormat;
-  /** What job-queued said of a job not started yet: its command.sh and args.json are written when it starts. */
-  readonly #queued = new Map<string, { command: string; args: JobQueued['args'] }>();
   /** Jobs whose directory this run has made. */
   readonly #made = new Set<string>();
   readonly #logs = new Map<string, LineWriter<WriteStream>>();
@@ -43,12 +43,9 @@ export class JobFiles {
 
   onEvent(event: RunEvent): void {
     switch (event.type) {
-      case 'job-queued':
-        // Written when the job starts: 100,000 queued jobs would otherwise mean 300,000 file operations before the first one starts.
-        this.#queued.set(event.job, { command: event.command, args: event.args });
-        break;
       case 'job-started':
-        this.#directory(event.job);
+        if (this.#made.has(event.job)) break; // a retry: the same command
+        writeFiles(this.#directory(event.job), [['command.sh', event.command + '\n'], ['args.json', JSON.stringify(event.args, null, 2) + '\n']]);
         break;
       case 'job-ended': {
         const dir = this.#directory(event.job);
@@ -73,17 +70,12 @@ export class JobFiles {
     })({ level });
   }
 
-  /** The job's directory, made (with command.sh and args.json) the first time it is asked for in this run. */
+  /** The job's directory, made the first time it is asked for in this run. */
   #directory(job: string): string {
     const dir = jobFilesDirectory(this.#jobDirectory, job);
     if (this.#made.has(job)) return dir;
     mkdirSync(dir, { recursive: true });
     this.#made.add(job);
-    const queued = this.#queued.get(job);
-    if (queued) {
-      this.#queued.delete(job);
-      writeFiles(dir, [['command.sh', queued.command + '\n'], ['args.json', JSON.stringify(queued.args, null, 2) + '\n']]);
-    }
     return dir;
   }
 

@@ -97,7 +97,6 @@ export interface RecordedJob {
   job: string;
   key: string;
   host: string;
-  command: string;
   state: JobState | 'queued' | 'running';
   attempt: number;
   ended?: JobEnded;
@@ -143,7 +142,7 @@ function statusOf(run: RecordedRun): RunStatus {
 export function recordEvent(run: RecordedRun, event: RunEvent): void {
   switch (event.type) {
     case 'job-queued':
-      run.jobs.set(event.job, { job: event.job, key: event.key, host: event.host, command: event.command, state: 'queued', attempt: 0 });
+      run.jobs.set(event.job, { job: event.job, key: event.key, host: event.host, state: 'queued', attempt: 0 });
       break;
     case 'job-started': {
       const job = run.jobs.get(event.job);
@@ -151,7 +150,7 @@ export function recordEvent(run: RecordedRun, event: RunEvent): void {
       break;
     }
     case 'job-ended': {
-      const job = run.jobs.get(event.job) ?? { job: event.job, key: event.key, host: event.host, command: '', state: 'queued', attempt: 0 };
+      const job = run.jobs.get(event.job) ?? { job: event.job, key: event.key, host: event.host, state: 'queued', attempt: 0 };
       Object.assign(job, { state: event.state, host: event.host, ended: event });
       run.jobs.set(event.job, job);
       break;
@@ -196,8 +195,7 @@ export function readJournal(path: string): JournalContents {
   const contents: JournalContents = { runs: [], succeeded: new Map(), problems: [] };
   if (!existsSync(path)) return contents;
   let run: RecordedRun | undefined;
-  // One copy of each command and host: the jobs of a node script share one command, and a run
-  // of 100,000 jobs would otherwise hold 100,000 copies of it (some 60 MB) while it is read.
+  // One copy of each host name: a run of 100,000 jobs on ten hosts would otherwise hold 100,000 copies.
   const shared = new Map<string, string>();
   const share = (text: string): string => {
     if (typeof text !== 'string') return text;
@@ -226,7 +224,6 @@ export function readJournal(path: string): JournalContents {
       contents.problems.push(`${path}:${index + 1}: ${event.type} before any run-started`);
       return;
     }
-    if (event.type === 'job-queued') event.command = share(event.command);
     if ('host' in event) event.host = share(event.host);
     if (event.type === 'job-ended' && event.state === 'succeeded') contents.succeeded.set(event.key, event);
     recordEvent(run, event);

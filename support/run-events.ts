@@ -38,8 +38,6 @@ export interface JobQueued {
   /** The job's identity: recipe, requested host, command and arguments, hashed. */
   key: string;
   host: string;
-  command: string;
-  args: JsonValue[];
 }
 
 export interface JobStarted {
@@ -50,6 +48,9 @@ export interface JobStarted {
   key: string;
   host: string;
   attempt: number;
+  /** What runs, as command.sh holds it: recorded when it runs, so nothing holds 100,000 queued commands. */
+  command: string;
+  args: JsonValue[];
 }
 
 export interface JobEnded {

@@ -300,7 +300,8 @@ export class Scheduler {
 
   #attempt(job: ComputeJob, options: ScheduleOptions, signal: AbortSignal, earlier: readonly AttemptRecord[]): Promise<JobResults> {
     const settings = this.#settings;
-    this.#emit({ type: 'job-started', time: new Date().toISOString(), run: settings.runId ?? '', job: job.id, key: this.#keys.get(job) ?? '', host: job.host, attempt: earlier.length + 1 });
+    this.#emit({ type: 'job-started', time: new Date().toISOString(), run: settings.runId ?? '', job: job.id, key: this.#keys.get(job) ?? '', host: job.host, attempt: earlier.length + 1,
+      command: buildCommand(job, settings.placement, { guard: false }), args: job.args });
     return executeJob(job, {
       launcher: () => settings.launchers.for(job.host),
       command: buildCommand(job, settings.placement),
@@ -321,7 +322,7 @@ export class Scheduler {
   #queued(job: ComputeJob): void {
     this.#emit({
       type: 'job-queued', time: new Date().toISOString(), run: this.#settings.runId ?? '', job: job.id, key: this.#keys.get(job) ?? '',
-      host: job.host, command: buildCommand(job, this.#settings.placement, { guard: false }), args: job.args,
+      host: job.host,
     });
   }
 

@@ -33,8 +33,9 @@ describe("the operator's view: --json, the status line, status, logs, jobs", fun
     expect(events.at(-1)!.outputs).to.have.property('results');
     const byType = (type: string) => events.filter((event) => event.type === type);
     expect(byType('job-queued')).to.have.length(3);
-    expect(byType('job-queued')[0]).to.have.all.keys('type', 'time', 'run', 'job', 'key', 'host', 'command', 'args');
+    expect(byType('job-queued')[0]).to.have.all.keys('type', 'time', 'run', 'job', 'key', 'host');
     expect(byType('job-started')).to.have.length(3);
+    expect(byType('job-started')[0]).to.have.all.keys('type', 'time', 'run', 'job', 'key', 'host', 'attempt', 'command', 'args');
     expect(byType('job-started')[0]).to.include({ attempt: 1, host: 'localhost' });
     const ended = byType('job-ended');
     expect(ended).to.have.length(3);

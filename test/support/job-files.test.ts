@@ -6,8 +6,8 @@ import { JobFiles, jobFilesDirectory } from '../../support/job-files.js';
 import type { JobEnded, JobQueued, JobStarted } from '../../support/run-events.js';
 
 const TIME = '2026-11-22T01:00:00.000Z';
-const queued = (job: string): JobQueued => ({ type: 'job-queued', time: TIME, run: 'r', job, key: `k${job}`, host: 'n1', command: `echo ${job}`, args: [job, 1] });
-const started = (job: string): JobStarted => ({ type: 'job-started', time: TIME, run: 'r', job, key: `k${job}`, host: 'n1', attempt: 1 });
+const queued = (job: string): JobQueued => ({ type: 'job-queued', time: TIME, run: 'r', job, key: `k${job}`, host: 'n1', });
+const started = (job: string, attempt = 1): JobStarted => ({ type: 'job-started', time: TIME, run: 'r', job, key: `k${job}`, host: 'n1', attempt, command: `echo ${job}`, args: [job, attempt] });
 const ended = (job: string, returncode: number | null, signal: string | null = null): JobEnded => ({
   type: 'job-ended', time: TIME, run: 'r', job, key: `k${job}`, host: 'n1', state: returncode === 0 ? 'succeeded' : 'failed', returncode, signal,
   duration: 1, retries: 0, outputs: {},
@@ -34,8 +34,9 @@ describe('support/job-files', () => {
     expect(existsSync(jobFilesDirectory(dir, 'b'))).to.equal(false);
     log.log!({ level: 'info', message: 'first', job: 'a' }, () => {});
     log.log!({ level: 'warn', message: 'second', job: 'a' }, () => {});
+    jobFiles.onEvent(started('a', 2)); // a retry keeps the first attempt's files
     jobFiles.onEvent(ended('a', 3));
-    // cancelled while queued: it never started, and its directory still tells what it was
+    // cancelled while queued: it never started, and its directory tells how it ended
     jobFiles.onEvent(ended('b', null, 'SIGTERM'));
     await jobFiles.close();
     expect(files('a')).to.deep.equal(['args.json', 'command.sh', 'exit_status', 'job.log', 'result.json']);
@@ -44,7 +45,7 @@ describe('support/job-files', () => {
     expect(read('a', 'job.log')).to.equal('info first\nwarn second\n');
     expect(JSON.parse(read('a', 'result.json'))).to.include({ state: 'failed', returncode: 3 });
     expect(read('a', 'exit_status')).to.equal('3\n');
-    expect(files('b')).to.deep.equal(['args.json', 'command.sh', 'exit_status', 'result.json']);
+    expect(files('b')).to.deep.equal(['exit_status', 'result.json']);
     expect(read('b', 'exit_status')).to.equal('SIGTERM\n');
   });
 

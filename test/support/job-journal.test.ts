@@ -39,9 +39,9 @@ describe('support/job-journal', () => {
   it('writes one JSON line per event and reads the runs back with each job\'s last state', () => {
     write([
       started('r1'),
-      { type: 'job-queued', time: TIME, run: 'r1', job: '1', key: 'k1', host: 'n1', command: 'c', args: [] },
-      { type: 'job-queued', time: TIME, run: 'r1', job: '2', key: 'k2', host: 'n2', command: 'c', args: [] },
-      { type: 'job-started', time: TIME, run: 'r1', job: '1', key: 'k1', host: 'n1', attempt: 1 },
+      { type: 'job-queued', time: TIME, run: 'r1', job: '1', key: 'k1', host: 'n1' },
+      { type: 'job-queued', time: TIME, run: 'r1', job: '2', key: 'k2', host: 'n2' },
+      { type: 'job-started', time: TIME, run: 'r1', job: '1', key: 'k1', host: 'n1', attempt: 1, command: 'c', args: [] },
       ended('r1', '1', 'k1', 'succeeded'),
       { type: 'run-ended', time: TIME, run: 'r1', returncode: 0, interrupted: null, outputs: {} },
     ]);

@@ -9,7 +9,7 @@ const START = '2026-11-22T01:00:00.000Z';
 function recorded(job: string, host: string, ended?: Partial<JobEnded>): RecordedJob {
   const state = ended?.state ?? 'running';
   return {
-    job, key: `k-${job}`, host, command: 'c', state, attempt: 1,
+    job, key: `k-${job}`, host, state, attempt: 1,
     ...(ended ? { ended: { type: 'job-ended', time: START, run: 'r', job, key: `k-${job}`, host, state: 'succeeded', returncode: 0, signal: null, duration: 1, retries: 0, outputs: {}, ...ended } as JobEnded } : {}),
   };
 }
