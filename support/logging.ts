@@ -197,7 +197,12 @@ export function fileLine(info: winston.Logform.TransformableInfo): string {
 /** Text a LineWriter holds before it writes without waiting for the end of the turn. */
 const LINE_BATCH_CHARS = 64 * 1024;
 /** Writers holding lines, so that a process exiting at once still writes them (synchronous streams: files, terminals). */
-const holding = new Set<LineWriter>();
+/** What a LineWriter writes into: a stream, or anything that takes text. */
+export interface TextSink {
+  write(text: string): unknown;
+}
+
+const holding = new Set<LineWriter<TextSink>>();
 let exitHook = false;
 
 /**
@@ -207,7 +212,7 @@ let exitHook = false;
  * system call on a terminal or a file (process.stderr writes those synchronously) and a buffer
  * conversion everywhere. The order of the lines is kept.
  */
-export class LineWriter<S extends Writable = Writable> {
+export class LineWriter<S extends TextSink = Writable> {
   readonly stream: S;
   #pending = '';
   #scheduled = false;

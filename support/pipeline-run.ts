@@ -101,7 +101,11 @@ export class PipelineRun {
     // A dry run records nothing: it would look like a run to resume from.
     if (!options.dryRun) {
       this.#journal = new JobJournal(journalPath(this.jobDirectory));
-      this.#jobFiles = new JobFiles(this.jobDirectory, fileLine);
+      let fileErrors = 0;
+      this.#jobFiles = new JobFiles(this.jobDirectory, fileLine, (error) => {
+        // One line, not one per job: a full disk would otherwise repeat it for every job.
+        if (fileErrors++ === 0) this.logger.error(`could not write a job's files under ${join(this.jobDirectory, 'jobs')}: ${error.message}; the jobs run on, later such errors are not shown`);
+      });
       const journal = this.#journal;
       const jobFiles = this.#jobFiles;
       this.events.subscribe((event) => journal.append(event)); // first: on disk before anyone hears of it
@@ -149,6 +153,7 @@ export class PipelineRun {
       runId: this.runId,
       reusable: (key) => this.#reusable.get(key),
       durable: () => this.#journal?.synced() ?? Promise.resolve(),
+      recordsCaughtUp: () => this.#jobFiles?.caughtUp(),
     });
   }
 

@@ -58,6 +58,8 @@ export interface SchedulerSettings {
   reusable?: (key: string) => JobEnded | undefined;
   /** Resolves once every event so far is on disk (the journal): a job's end is, before the recipe hears of it. */
   durable?: () => Promise<void>;
+  /** Undefined while the run's per-job files keep up; else resolves once they have caught up: no job starts before. */
+  recordsCaughtUp?: () => Promise<void> | undefined;
 }
 
 export type JobEndedListener = (job: ComputeJob) => void;
@@ -250,6 +252,8 @@ export class Scheduler {
     const earlier: AttemptRecord[] = [];
     for (let first = true; ; first = false) { // the first attempt runs in the host slot run() reserved for it
       const next = await limits.run(job.host, async (): Promise<'moved' | 'retry' | 'done'> => {
+        const behind = this.#settings.recordsCaughtUp?.();
+        if (behind) await behind; // a slow disk slows the starts rather than filling memory
         // Its host was given up on while the job waited: move it if it may move, else fail it now.
         if (!this.health.isHealthy(job.host) && !job.pinned && this.#move(job)) return 'moved';
         if (!this.health.isHealthy(job.host)) this.#failUnstarted(job, earlier);

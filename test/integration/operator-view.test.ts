@@ -95,7 +95,8 @@ describe("the operator's view: --json, the status line, status, logs, jobs", fun
     expect(jobLog.stdout).to.match(/INFO +localhost#m2 job 2 output/);
     expect(jobLog.stdout).not.to.include('job 1 output');
     const dir = join(project.ws.jobDirectory('markers'), 'jobs', 'm2');
-    for (const file of ['command.sh', 'args.json', 'job.log', 'result.json', 'exit_status']) expect(existsSync(join(dir, file)), file).to.equal(true);
+    for (const file of ['command.sh', 'job.log', 'result.json', 'exit_status']) expect(existsSync(join(dir, file)), file).to.equal(true);
+    expect(existsSync(join(dir, 'args.json')), 'args.json of a job without arguments').to.equal(false);
     expect(readFileSync(join(dir, 'exit_status'), 'utf8')).to.equal('0\n');
     expect(JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8'))).to.include({ state: 'succeeded', job: 'm2' });
 
