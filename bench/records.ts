@@ -1,3 +1,4 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,3 +12,21 @@ import { fileURLToPath } from 'node:url';
  * round's thousands of files makes the next round's file creation slower too.
  */
 export const RECORDS = join(dirname(fileURLToPath(import.meta.url)), '..', '.bench');
+
+/**
+ * CPU milliseconds to create one small file in a fresh directory under RECORDS, measured now:
+ * the framework creates about five per job, so on a disk where this is high the master's figures
+ * are too (printed with the machine, to read the rows by).
+ */
+export function fileCreationMs(files = 300): number {
+  mkdirSync(RECORDS, { recursive: true });
+  const dir = mkdtempSync(join(RECORDS, 'files-'));
+  try {
+    const began = process.cpuUsage();
+    for (let i = 0; i < files; i++) writeFileSync(join(dir, String(i)), 'x\n');
+    const used = process.cpuUsage(began);
+    return (used.user + used.system) / 1000 / files;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
