@@ -44,7 +44,7 @@ const { Client } = ssh2;
 export type { BenchRow };
 
 export interface SshDispatchOptions {
-  /** Fewer jobs and repeats (some two minutes for all three rows here, against ten for a full run). */
+  /** Fewer jobs and repeats (some 40 s for the three rows here, against four minutes for a full run). */
   quick?: boolean;
   /** Rounds of interleaved measurements; default 3, quick 2 (fan-out: 7, quick 3: each sample is short). */
   repeats?: number;
@@ -408,8 +408,8 @@ async function shellJobsOn(p: SshPipeline, configPath: string, hosts: readonly T
   const unguarded = buildCommand(new ComputeJob('bench', 'true'), placement, { guard: false });
   const n = s.jobs;
   // ssh processes and parallel's perl cost tens of ms of CPU per job: fewer jobs, the same rate.
-  const cmJobs = Math.min(n, s.quick ? 150 : 600);
-  const parallelJobs = Math.min(n, s.quick ? 100 : 300);
+  const cmJobs = Math.min(n, s.quick ? 100 : 600);
+  const parallelJobs = Math.min(n, s.quick ? 50 : 300);
   const where = hosts.length === 1 ? '1 host' : `${hosts.length} hosts`;
   const dispatch: number[] = [];
   const finish: number[] = [];
