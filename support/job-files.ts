@@ -1,6 +1,6 @@
 /**
  * A directory per job (the Nextflow convention): `<job_directory>/jobs/<job id>/` holds
- * `command.sh` (what ran), `args.json` (a node script's arguments), `job.log` (the job's own
+ * `command.sh` (what ran), `args.json` (its arguments, if it has any), `job.log` (the job's own
  * log lines), `result.json` (state, reason, return code or signal, outputs, timings) and
  * `exit_status`. Made when the job starts (or ends, if it never started: then without
  * command.sh), not when it is queued: 100,000 queued jobs would otherwise mean 300,000 file
@@ -38,14 +38,17 @@ export type LineFormat = (info: TransformableInfo) => string;
 /** A job.log: lines wait in memory until the job's directory exists, then go to an appending stream. */
 class JobLog {
   stream: WriteStream | undefined;
-  #early: string[] = [];
+  #early: string[] | undefined = [];
   #ended = false;
   readonly #closed: Promise<void>;
 
   /** `directory` resolves once the job's directory exists (undefined if it could not be made). */
   constructor(directory: Promise<string | undefined>, onError: (error: Error) => void) {
     this.#closed = directory.then((dir) => new Promise<void>((resolve) => {
-      if (dir === undefined) return resolve();
+      if (dir === undefined) {
+        this.#early = undefined; // nowhere to write them: onError has heard why
+        return resolve();
+      }
       // Appended: a resumed job keeps the lines of its earlier runs.
       const stream = createWriteStream(join(dir, 'job.log'), { flags: 'a' });
       stream.on('error', (error) => {
@@ -53,8 +56,8 @@ class JobLog {
         resolve();
       });
       this.stream = stream;
-      for (const text of this.#early) stream.write(text);
-      this.#early = [];
+      for (const text of this.#early ?? []) stream.write(text);
+      this.#early = undefined;
       if (this.#ended) stream.end(resolve);
       else stream.on('finish', resolve);
     }));
@@ -62,7 +65,7 @@ class JobLog {
 
   write(text: string): void {
     if (this.stream) this.stream.write(text);
-    else this.#early.push(text);
+    else this.#early?.push(text);
   }
 
   /** Ends the log; resolves once it is on disk. */
@@ -98,7 +101,7 @@ export class JobFiles {
       case 'job-started': {
         if (this.#directories.has(event.job)) break; // a retry: the same command
         const files: FileList = [['command.sh', event.command + '\n']];
-        if (typeof event.command === 'string' && event.args.length > 0) files.push(['args.json', JSON.stringify(event.args, null, 2) + '\n']);
+        if (event.args.length > 0) files.push(['args.json', JSON.stringify(event.args, null, 2) + '\n']);
         this.#write(event.job, files);
         break;
       }

@@ -196,12 +196,12 @@ export function fileLine(info: winston.Logform.TransformableInfo): string {
 
 /** Text a LineWriter holds before it writes without waiting for the end of the turn. */
 const LINE_BATCH_CHARS = 64 * 1024;
-/** Writers holding lines, so that a process exiting at once still writes them (synchronous streams: files, terminals). */
 /** What a LineWriter writes into: a stream, or anything that takes text. */
 export interface TextSink {
   write(text: string): unknown;
 }
 
+/** Writers holding lines, so that a process exiting at once still writes them (synchronous streams: files, terminals). */
 const holding = new Set<LineWriter<TextSink>>();
 let exitHook = false;
 
