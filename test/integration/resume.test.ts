@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
@@ -88,6 +88,19 @@ describe('job records and resume', function () {
     expect(fresh.code, fresh.stderr).to.equal(0);
     expect((JSON.parse(fresh.stdout) as { reused: number }).reused).to.equal(0);
     expect([...markerCounts().values()]).to.deep.equal([2, 2, 2, 2, 2, 2]);
+  });
+
+  it('a run whose per-job files cannot be written says so once and still runs and records every job', async () => {
+    const dir = project.ws.jobDirectory('markers');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'jobs'), 'a file where the job directories would go\n');
+    const result = await project.ws.run(['run', 'markers', '--markers', project.markers, '--count', '6']);
+    expect(result.code, result.stderr).to.equal(0);
+    const complaints = result.stderr.split('\n').filter((line) => line.includes("could not write a job's files"));
+    expect(complaints, result.stderr).to.have.length(1);
+    expect(complaints[0]).to.include(join(dir, 'jobs')).and.to.match(/later such errors are not shown$/);
+    expect([...markerCounts().values()]).to.deep.equal([1, 1, 1, 1, 1, 1]);
+    expect((await status()).counts).to.deep.equal({ succeeded: 6 });
   });
 
   it('pipeline retry reruns only the jobs that failed, with the recorded inputs', async () => {
