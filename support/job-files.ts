@@ -2,9 +2,10 @@
  * A directory per job (the Nextflow convention): `<job_directory>/jobs/<job id>/` holds
  * `command.sh` (what ran), `args.json` (its arguments, if it has any), `job.log` (the job's own
  * log lines), `result.json` (state, reason, return code or signal, outputs, timings) and
- * `exit_status`. Made when the job starts (or ends, if it never started: then without
- * command.sh), not when it is queued: 100,000 queued jobs would otherwise mean 300,000 file
- * operations before the first one starts.
+ * `exit_status`. Made when the job starts (or when something is logged about a job that never
+ * started, such as a host given up on), not when it is queued: 100,000 queued jobs would
+ * otherwise mean 300,000 file operations before the first one starts, and as many again when
+ * Ctrl-C cancels them.
  *
  * The files are written on the thread pool, in order for each job, never on the event loop:
  * creating a file costs 0.02 ms on a quiet local disk but 0.3-0.5 ms on a churned one (measured
@@ -106,6 +107,8 @@ export class JobFiles {
         break;
       }
       case 'job-ended': {
+        // A job that never started and of which nothing was logged (cancelled while queued) gets no directory: the journal has its end.
+        if (!this.#directories.has(event.job)) break;
         const log = this.#logs.get(event.job);
         this.#logs.delete(event.job);
         log?.flush();

@@ -21,7 +21,8 @@ export interface FailureRow {
   host: string;
   failure: string;
   message: string;
-  log: string;
+  /** The job's job.log; none for a job that never started. */
+  log?: string;
 }
 
 export interface RunReport {
@@ -90,7 +91,7 @@ export function reportRun(jobDirectory: string, recorded: RecordedRun): RunRepor
       host: job.host,
       failure: job.ended?.failure ?? 'unknown',
       message: job.ended?.message ?? '',
-      log: jobLogPath(jobDirectory, job.job),
+      ...(job.attempt > 0 ? { log: jobLogPath(jobDirectory, job.job) } : {}),
     })),
   };
 }
@@ -123,7 +124,7 @@ export function detailLines(report: RunReport): string[] {
   if (report.slowest.length > 0) {
     lines.push(`slowest: ${report.slowest.map((job) => `${job.host}#${job.job} ${job.duration.toFixed(1)} s`).join(', ')}`);
   }
-  for (const row of report.failures.slice(0, LISTED_FAILURES)) lines.push(`${row.host}#${row.job} ${row.failure}: ${row.message}  (log: ${row.log})`);
+  for (const row of report.failures.slice(0, LISTED_FAILURES)) lines.push(`${row.host}#${row.job} ${row.failure}: ${row.message}${row.log ? `  (log: ${row.log})` : ''}`);
   if (report.failures.length > LISTED_FAILURES) lines.push(`... and ${report.failures.length - LISTED_FAILURES} more failed jobs (pipeline status ${report.jobName} --json lists them)`);
   return lines;
 }

@@ -254,6 +254,12 @@ export class Scheduler {
       const next = await limits.run(job.host, async (): Promise<'moved' | 'retry' | 'done'> => {
         const behind = this.#settings.recordsCaughtUp?.();
         if (behind) await behind; // a slow disk slows the starts rather than filling memory
+        if (signal.aborted) {
+          // Cancelled while it waited for its slot: it never starts, gets no directory and no log line of its own (the summary counts them).
+          if (earlier.length === 0) this.#cancelUnstarted(job);
+          this.#ended(job);
+          return 'done';
+        }
         // Its host was given up on while the job waited: move it if it may move, else fail it now.
         if (!this.health.isHealthy(job.host) && !job.pinned && this.#move(job)) return 'moved';
         if (!this.health.isHealthy(job.host)) this.#failUnstarted(job, earlier);
@@ -353,6 +359,13 @@ export class Scheduler {
     this.#settings.logger.verbose(`succeeded in an earlier run (${recorded.time}); not run again, its outputs reused`, { host: job.host, job: job.id });
     this.#queued(job);
     this.#ended(job);
+  }
+
+  #cancelUnstarted(job: ComputeJob): void {
+    job.results = {
+      state: 'failed', returncode: null, signal: null, outputs: {}, duration: 0, host: job.host,
+      failure: 'cancelled', message: 'cancelled before it started', retries: 0, attempts: [],
+    };
   }
 
   #failUnstarted(job: ComputeJob, earlier: readonly AttemptRecord[]): void {

@@ -41,8 +41,11 @@ describe('support/job-files', () => {
     log.log!({ level: 'warn', message: 'second', job: 'a' }, () => {});
     jobFiles.onEvent(started('a', 2)); // a retry keeps the first attempt's files
     jobFiles.onEvent(ended('a', 3));
-    // cancelled while queued: it never started, and its directory tells how it ended
+    // cancelled while queued: it never started, nothing was logged about it, and it gets no directory (the journal has its end)
     jobFiles.onEvent(ended('b', null, 'SIGTERM'));
+    // never started, but something was logged about it (its host was given up on): its log and its end are kept
+    log.log!({ level: 'error', message: 'not started: n1 is unhealthy', job: 'd' }, () => {});
+    jobFiles.onEvent(ended('d', null));
     await jobFiles.close();
     expect(files('a')).to.deep.equal(['args.json', 'command.sh', 'exit_status', 'job.log', 'result.json']);
     expect(read('a', 'command.sh')).to.equal('echo a\n');
@@ -50,8 +53,10 @@ describe('support/job-files', () => {
     expect(read('a', 'job.log')).to.equal('info first\nwarn second\n');
     expect(JSON.parse(read('a', 'result.json'))).to.include({ state: 'failed', returncode: 3 });
     expect(read('a', 'exit_status')).to.equal('3\n');
-    expect(files('b')).to.deep.equal(['exit_status', 'result.json']);
-    expect(read('b', 'exit_status')).to.equal('SIGTERM\n');
+    expect(existsSync(jobFilesDirectory(dir, 'b'))).to.equal(false);
+    expect(files('d')).to.deep.equal(['exit_status', 'job.log', 'result.json']);
+    expect(read('d', 'job.log')).to.equal('error not started: n1 is unhealthy\n');
+    expect(read('d', 'exit_status')).to.equal('none\n');
   });
 
   it('appends to job.log when a job runs again (a resumed or retried run)', async () => {

@@ -60,6 +60,13 @@ describe('support/run-report', () => {
     ]);
   });
 
+  it('gives no log path for a job that never started (cancelled while queued)', () => {
+    const queued = { ...recorded('q', 'n1', { state: 'failed', failure: 'cancelled', message: 'cancelled before it started', duration: 0 }), attempt: 0 };
+    const report = reportRun('/runs/calib', run([queued]));
+    expect(report.failures).to.deep.equal([{ job: 'q', host: 'n1', failure: 'cancelled', message: 'cancelled before it started' }]);
+    expect(detailLines(report).at(-1)).to.equal('n1#q cancelled: cancelled before it started');
+  });
+
   it('heads the status with the run: its state and how long it took', () => {
     const lines = formatReport(reportRun('/runs/calib', run(jobs)));
     expect(lines[0]).to.equal('job calib: failed in 0:42 (recipe calibrate, run r1)');
