@@ -100,7 +100,7 @@ export class JobFiles {
   onEvent(event: RunEvent): void {
     switch (event.type) {
       case 'job-started': {
-        if (this.#directories.has(event.job)) break; // a retry: the same command
+        if (event.attempt > 1) break; // a retry: the same command, already written
         const files: FileList = [['command.sh', event.command + '\n']];
         if (event.args.length > 0) files.push(['args.json', JSON.stringify(event.args, null, 2) + '\n']);
         this.#write(event.job, files);

@@ -72,6 +72,15 @@ describe('support/job-files', () => {
     expect(read('a', 'exit_status')).to.equal('0\n');
   });
 
+  it('writes command.sh for a job that had lines logged about it before it started', async () => {
+    const jobFiles = new JobFiles(dir, (info) => String(info.message));
+    jobFiles.transport('debug').log!({ level: 'info', message: 'moved to n1', job: 'a' }, () => {});
+    jobFiles.onEvent(started('a'));
+    jobFiles.onEvent(ended('a', 0));
+    await jobFiles.close();
+    expect(files('a')).to.deep.equal(['args.json', 'command.sh', 'exit_status', 'job.log', 'result.json']);
+  });
+
   it('keeps log lines that come before the job\'s directory exists, in order', async () => {
     const jobFiles = new JobFiles(dir, (info) => String(info.message));
     const log = jobFiles.transport('debug');
