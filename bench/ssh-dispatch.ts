@@ -24,13 +24,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import ssh2 from 'ssh2';
-import { ComputeJob, NodeScript } from '../support/compute-job.js';
+import { ComputeJob, NodeScript } from '../support/dispatch/compute-job.js';
 import { PipelineConfig } from '../support/config/pipeline-config.js';
-import { buildCommand, type CommandPlacement } from '../support/launch-command.js';
-import { PipelineRun } from '../support/pipeline-run.js';
-import { encodeMessage, PROTOCOL_VERSION } from '../support/protocol.js';
-import { BaseRecipe } from '../support/recipe.js';
-import type { LoadedRecipe } from '../support/recipe-loader.js';
+import { buildCommand, type CommandPlacement } from '../support/dispatch/launch-command.js';
+import { PipelineRun } from '../support/run/pipeline-run.js';
+import { encodeMessage, PROTOCOL_VERSION } from '../support/protocol/messages.js';
+import { BaseRecipe } from '../support/recipe/base-recipe.js';
+import type { LoadedRecipe } from '../support/run/recipe-loader.js';
 import { startSshPipeline, type SshPipeline } from '../test/harness/ssh-pipeline.js';
 import type { TestHost } from '../test/harness/ssh-hosts.js';
 import type { BenchRow } from './bench-row.js';
@@ -502,7 +502,7 @@ function writeNoopScript(p: SshPipeline): NodeScript {
   chmodSync(dir, 0o755);
   const path = join(dir, 'noop.js');
   writeFileSync(path, [
-    "import { Node } from '../dist/support/node.js';",
+    "import { Node } from '../dist/support/node/runtime.js';",
     'export class NoopNode extends Node { async run() { return 0; } }',
     'Node.main(NoopNode, import.meta);',
     '',

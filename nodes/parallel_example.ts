@@ -1,7 +1,7 @@
 /** Node script of parallel_example: logs its arguments from its host and reports where it ran. */
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Node } from '../support/node.js';
+import { Node } from '../support/node/runtime.js';
 
 export class ParallelExampleNode extends Node {
   override async run(index: number, message: string, seconds: number): Promise<number> {

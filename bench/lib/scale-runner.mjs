@@ -6,10 +6,10 @@
 // Usage: node --import ./usage-at-exit.mjs scale-runner.mjs <bare|log> <jobs> <concurrency> <pipeline.cfg> <log file>
 import { createWriteStream } from 'node:fs';
 import { PipelineConfig } from '../../dist/support/config/pipeline-config.js';
-import { ComputeJob } from '../../dist/support/compute-job.js';
-import { Launchers } from '../../dist/support/launchers/index.js';
-import { openRunLog } from '../../dist/support/logging.js';
-import { Scheduler } from '../../dist/support/scheduler.js';
+import { ComputeJob } from '../../dist/support/dispatch/compute-job.js';
+import { Launchers } from '../../dist/support/launchers/launcher-choice.js';
+import { openRunLog } from '../../dist/support/logging/run-log.js';
+import { Scheduler } from '../../dist/support/dispatch/scheduler.js';
 
 const [mode, jobsArg, concurrencyArg, configFile, logFile] = process.argv.slice(2);
 const config = (await PipelineConfig.load(configFile)).withVars({ job_name: 'scale', start_time: 'now' });

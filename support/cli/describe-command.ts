@@ -1,7 +1,7 @@
 /** `pipeline describe <recipe>`: a recipe's description and inputs. */
 import { locateConfig, PipelineConfig } from '../config/pipeline-config.js';
-import { flagName } from '../fields.js';
-import { findRecipe, loadRecipe } from '../recipe-loader.js';
+import { flagName } from '../recipe/fields.js';
+import { findRecipe, loadRecipe } from '../run/recipe-loader.js';
 
 export async function describeCommand(args: Record<string, unknown>): Promise<number> {
   const config = await PipelineConfig.load(locateConfig(args.config as string | undefined));

@@ -1,9 +1,9 @@
 /** `pipeline hosts check [--hosts LIST] [--json]`: can every host of the cluster run jobs? */
-import { expandHostRange } from '../cluster-description.js';
+import { expandHostRange } from '../config/cluster-description.js';
 import { locateConfig, PipelineConfig } from '../config/pipeline-config.js';
 import { UsageError } from '../errors.js';
-import { checkHosts, type HostCheckResult } from '../host-check.js';
-import { clusterHosts } from '../pipeline-run.js';
+import { checkHosts, type HostCheckResult } from '../launchers/host-check.js';
+import { clusterHosts } from '../run/pipeline-run.js';
 
 function table(results: HostCheckResult[]): string {
   const rows = [

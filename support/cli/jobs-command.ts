@@ -1,7 +1,7 @@
 /** `pipeline jobs [--json]`: the runs recorded in the runtime directory, newest first, with their state. */
 import { locateConfig, PipelineConfig } from '../config/pipeline-config.js';
-import { listJobDirectories } from '../job-directories.js';
-import { journalPath, readJournal } from '../job-journal.js';
+import { listJobDirectories } from '../records/job-directories.js';
+import { journalPath, readJournal } from '../records/job-journal.js';
 
 export async function jobsCommand(args: Record<string, unknown>): Promise<number> {
   const config = await PipelineConfig.load(locateConfig(args.config as string | undefined));

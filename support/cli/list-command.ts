@@ -1,6 +1,6 @@
 /** `pipeline list`: every recipe in the recipe directories with its one-line description. */
 import { locateConfig, PipelineConfig } from '../config/pipeline-config.js';
-import { listRecipeFiles, loadRecipe } from '../recipe-loader.js';
+import { listRecipeFiles, loadRecipe } from '../run/recipe-loader.js';
 
 export async function listCommand(args: Record<string, unknown>): Promise<number> {
   const config = await PipelineConfig.load(locateConfig(args.config as string | undefined));

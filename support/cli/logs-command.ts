@@ -3,9 +3,9 @@ import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { locateConfig, PipelineConfig } from '../config/pipeline-config.js';
 import { NotFoundError } from '../errors.js';
-import { findJobDirectory } from '../job-directories.js';
-import { jobLogPath } from '../job-files.js';
-import { journalPath, readJournal } from '../job-journal.js';
+import { findJobDirectory } from '../records/job-directories.js';
+import { jobLogPath } from '../records/job-files.js';
+import { journalPath, readJournal } from '../records/job-journal.js';
 
 const FOLLOW_POLL_MS = 200;
 

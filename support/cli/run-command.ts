@@ -2,10 +2,10 @@
 import { basename, extname } from 'node:path';
 import { locateConfig, PipelineConfig } from '../config/pipeline-config.js';
 import { InterruptedError, NotFoundError } from '../errors.js';
-import { findJobDirectory } from '../job-directories.js';
-import { journalPath, readJournal } from '../job-journal.js';
-import { PipelineRun } from '../pipeline-run.js';
-import type { LogLevel } from '../protocol.js';
+import { findJobDirectory } from '../records/job-directories.js';
+import { journalPath, readJournal } from '../records/job-journal.js';
+import { PipelineRun } from '../run/pipeline-run.js';
+import type { LogLevel } from '../protocol/messages.js';
 
 const RUN_OPTIONS = new Set([
   '_', '$0', 'recipe', 'config', 'job-name', 'j', 'dry-run', 'verbose', 'v', 'debug', 'd', 'help', 'hosts',

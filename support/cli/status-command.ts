@@ -1,8 +1,8 @@
 /** `pipeline status [JOB_NAME] [--json]`: how the newest run of a job went, from its records. */
 import { locateConfig, PipelineConfig } from '../config/pipeline-config.js';
-import { findJobDirectory } from '../job-directories.js';
-import { journalPath, readJournal } from '../job-journal.js';
-import { formatReport, reportRun } from '../run-report.js';
+import { findJobDirectory } from '../records/job-directories.js';
+import { journalPath, readJournal } from '../records/job-journal.js';
+import { formatReport, reportRun } from '../records/run-report.js';
 
 export async function statusCommand(args: Record<string, unknown>): Promise<number> {
   const config = await PipelineConfig.load(locateConfig(args.config as string | undefined));

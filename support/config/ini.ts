@@ -34,6 +34,16 @@ interface Entry {
 
 type Section = Map<string, Entry>;
 
+/** A configuration file's text; an unreadable file is a ConfigError "<file>: cannot read: <reason>". */
+export async function readConfigText(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new ConfigError(file, `${file}: cannot read: ${reason}`, { cause: err });
+  }
+}
+
 /** Shows a piece of user text inside a one-line message: quoted, escaped, and cut when long. */
 function show(text: string, max = 80): string {
   const cut = text.length > max ? `${text.slice(0, max)}...` : text;
@@ -60,14 +70,7 @@ export class IniFile {
 
   /** Reads and parses a file; an unreadable file is a ConfigError "<file>: cannot read: <reason>". */
   static async load(file: string): Promise<IniFile> {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
-      throw new ConfigError(file, `${file}: cannot read: ${reason}`, { cause: err });
-    }
-    return IniFile.parse(text, file);
+    return IniFile.parse(await readConfigText(file), file);
   }
 
   /** Section names in file order, without DEFAULT. */

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism, homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
-import { frameworkRoot, shippedConfigDirectory } from '../framework-paths.js';
+import { frameworkRoot, shippedConfigDirectory } from './framework-paths.js';
 import { IniFile, parseBool, parseList } from './ini.js';
 
 export type RemoteMethod = 'auto' | 'local' | 'ssh';

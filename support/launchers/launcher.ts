@@ -1,6 +1,7 @@
 /** One way of reaching a host: start a command there, hand back its streams, exit status and a way to stop it. */
 import type { Readable, Writable } from 'node:stream';
 import { PipelineError } from '../errors.js';
+import type { LaunchProblem } from '../protocol/job-outcome.js';
 
 export interface ExitStatus {
   /** Exit code, or null when a signal ended the process or the connection dropped first. */
@@ -28,12 +29,6 @@ export interface Launcher {
   /** Releases connections; running processes are terminated (TERM, then KILL after `graceMs`). */
   close(graceMs?: number): Promise<void>;
 }
-
-/**
- * What kept a job from starting, when it is known: the connection's failure, a node executable
- * that is missing (`not-started`), or a host given up on earlier in the run (`unhealthy`).
- */
-export type LaunchProblem = 'unreachable' | 'timeout' | 'auth' | 'host-key' | 'not-started' | 'unhealthy';
 
 /** The launcher could not start the command at all; the job fails with `launch-failed`. */
 export class LaunchError extends PipelineError {

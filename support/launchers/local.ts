@@ -1,6 +1,6 @@
 /** The local launcher: `sh -c` on the control node, each job in its own process group. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { KILL_GRACE_MS, signalGroup } from '../process-group.js';
+import { KILL_GRACE_MS, signalGroup } from '../protocol/process-group.js';
 import { LaunchError, RunningProcesses, type ExitStatus, type LaunchedProcess, type Launcher } from './launcher.js';
 
 class LocalProcess implements LaunchedProcess {

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
-import type { JobResults } from '../../support/compute-job.js';
+import type { JobResults } from '../../support/protocol/job-outcome.js';
 import { cliPath } from '../harness/pipeline-cli.js';
 import { startSshPipeline, type SshPipeline } from '../harness/ssh-pipeline.js';
 import type { TestCluster, UserProcess } from '../harness/ssh-hosts.js';

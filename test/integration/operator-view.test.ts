@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { shellQuote } from '../../support/launch-command.js';
+import { shellQuote } from '../../support/protocol/shell-words.js';
 import { cliPath, projectPerTest } from '../harness/pipeline-cli.js';
 import { startSshPipeline, type SshPipeline } from '../harness/ssh-pipeline.js';
 

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
-import { readJournal } from '../../support/job-journal.js';
+import { readJournal } from '../../support/records/job-journal.js';
 import { cliPath, projectPerTest } from '../harness/pipeline-cli.js';
 
 interface StatusJson {

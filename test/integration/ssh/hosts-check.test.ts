@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { startSilentHost, startSshPipeline, type SshPipeline } from '../../harness/ssh-pipeline.js';
-import type { HostCheckResult } from '../../../support/host-check.js';
+import type { HostCheckResult } from '../../../support/launchers/host-check.js';
 
 type HostCheck = HostCheckResult;
 
@@ -97,7 +97,7 @@ describe('pipeline hosts check against real sshd test hosts', function () {
     expect(code).to.equal(1);
     expect(hosts[0]).to.include({ ok: false, reachable: true, authenticated: true, hostKey: true, node: null, framework: false });
     expect(hosts[0]!.error).to.match(/node not found: \/nonexistent\/bin\/node/);
-    expect(hosts[0]!.error).to.include('framework missing at /nonexistent/framework/dist/support/node.js');
+    expect(hosts[0]!.error).to.include('framework missing at /nonexistent/framework/dist/support/node/runtime.js');
     expect(hosts[0]!.latencyMs).to.be.a('number');
   });
 

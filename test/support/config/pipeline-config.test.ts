@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'nod
 import { availableParallelism, homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, UsageError } from '../../../support/errors.js';
-import { frameworkRoot } from '../../../support/framework-paths.js';
+import { frameworkRoot } from '../../../support/config/framework-paths.js';
 import { expandHome, locateConfig, PipelineConfig } from '../../../support/config/pipeline-config.js';
 
 /** Runs `fn` (sync or async), expects a one-line ConfigError, and returns it. */

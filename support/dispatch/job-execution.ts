@@ -1,0 +1,248 @@
+/**
+ * Runs one ComputeJob through a launcher: sends its start message, turns the node's messages
+ * and output lines into log records and outputs, enforces its timeout, and decides its
+ * outcome: exactly one state and, when it failed, one reason.
+ */
+import { performance } from 'node:perf_hooks';
+import type { LogEntry } from 'winston';
+import { ProtocolError } from '../errors.js';
+import { LineSplitter, type Line } from '../protocol/line-splitter.js';
+import { logRecord } from '../logging/direct-log.js';
+import type { LogPressure } from '../logging/log-pressure.js';
+import type { Logger } from '../logging/run-log.js';
+import type { ComputeJob } from './compute-job.js';
+import type { AttemptRecord, FailureReason, JobResults, LaunchProblem } from '../protocol/job-outcome.js';
+import { LaunchError, type ExitStatus, type LaunchedProcess, type Launcher } from '../launchers/launcher.js';
+import { decodeNodeMessage, encodeMessage, PROTOCOL_VERSION, type JsonValue, type LogLevel, type NodeMessage } from '../protocol/messages.js';
+
+/** Lines of a plain command's stdout kept in `outputs.stdout`; the log gets all of them. */
+const MAX_STDOUT_LINES = 10_000;
+/** ...and bytes: 10,000 lines of 64 KiB would be 640 MB held per job. */
+const MAX_STDOUT_BYTES = 4 * 1024 * 1024;
+const STDERR_TAIL_LINES = 5;
+
+export interface ExecutionOptions {
+  /** Called inside the launch, so that a host no launcher can reach fails as `launch-failed`. */
+  launcher: () => Launcher;
+  command: string;
+  logger: Logger;
+  /** Finest level the node should send. */
+  logLevel: LogLevel;
+  /** Aborting cancels the job. */
+  signal?: AbortSignal;
+  /** Seconds; none when undefined or 0. */
+  timeout?: number;
+  /** Milliseconds between TERM and KILL when stopping a job. */
+  graceMs: number;
+  /** The job's earlier attempts, when this is a retry. */
+  earlier?: readonly AttemptRecord[];
+  /** While the log is backlogged the job's output is not read, so the node waits instead of the master's memory filling. */
+  logPressure?: LogPressure;
+}
+
+interface Outcome {
+  failure?: FailureReason;
+  message?: string;
+  stack?: string;
+  launchProblem?: LaunchProblem;
+}
+
+class JobExecution {
+  readonly #job: ComputeJob;
+  readonly #options: ExecutionOptions;
+  readonly #log: Logger;
+  readonly #stderrTail: string[] = [];
+  readonly #stdoutLines: string[] = [];
+  #stdoutDropped = 0;
+  #stdoutBytes = 0;
+  #outputs: Record<string, JsonValue> = {};
+  #exception: { name: string; message: string; stack?: string } | undefined;
+  #messages = 0;
+  #timedOut = false;
+  #cancelled = false;
+
+  constructor(job: ComputeJob, options: ExecutionOptions) {
+    this.#job = job;
+    this.#options = options;
+    this.#log = options.logger.child({ host: job.host, job: job.id });
+  }
+
+  async run(): Promise<JobResults> {
+    const job = this.#job;
+    const began = performance.now();
+    const attempts = [...(this.#options.earlier ?? [])];
+    job.results = { state: 'running', returncode: null, signal: null, outputs: {}, duration: 0, host: job.host, retries: attempts.length, attempts };
+    this.#log.debug(`starting ${job.describe()} as: ${this.#options.command}`);
+    let outcome: Outcome;
+    let status: ExitStatus = { code: null, signal: null };
+    if (this.#options.signal?.aborted) {
+      outcome = { failure: 'cancelled', message: 'cancelled before it started' };
+    } else {
+      try {
+        const launched = await this.#options.launcher().start(job.host, this.#options.command);
+        status = await this.#watch(launched);
+        outcome = this.#classify(status);
+      } catch (error) {
+        if (!(error instanceof LaunchError)) throw error;
+        outcome = { failure: 'launch-failed', message: error.message, ...(error.problem ? { launchProblem: error.problem } : {}) };
+      }
+    }
+    job.results = {
+      state: outcome.failure ? 'failed' : 'succeeded',
+      returncode: status.code,
+      signal: status.signal,
+      outputs: this.#outputs,
+      duration: (performance.now() - began) / 1000,
+      host: job.host,
+      retries: attempts.length,
+      attempts,
+      ...outcome,
+    };
+    this.#report();
+    return job.results;
+  }
+
+  async #watch(launched: LaunchedProcess): Promise<ExitStatus> {
+    const job = this.#job;
+    const abort = () => {
+      this.#cancelled = true;
+      launched.terminate(this.#options.graceMs);
+    };
+    this.#options.signal?.addEventListener('abort', abort, { once: true });
+    if (this.#options.signal?.aborted) abort(); // cancelled while the launch was under way
+    const timer = this.#options.timeout
+      ? setTimeout(() => {
+        this.#timedOut = true;
+        launched.terminate(this.#options.graceMs);
+      }, this.#options.timeout * 1000)
+      : undefined;
+
+    const stdout = new LineSplitter(job.isNodeScript ? (line) => this.#onMessageLine(line) : (line) => this.#onStdoutLine(line));
+    const stderr = new LineSplitter((line) => this.#onStderrLine(line));
+    const pressure = this.#options.logPressure;
+    let paused = false;
+    // Both streams: an SSH channel's stdout and stderr share one window, and a local child blocks on either pipe.
+    const throttle = () => {
+      if (paused || !pressure?.backlogged) return;
+      paused = true;
+      launched.stdout.pause();
+      launched.stderr.pause();
+      void pressure.drained().then(() => {
+        paused = false;
+        launched.stdout.resume();
+        launched.stderr.resume();
+      });
+    };
+    launched.stdout.on('data', (chunk: Buffer) => {
+      stdout.push(chunk);
+      throttle();
+    });
+    launched.stdout.on('end', () => stdout.end());
+    launched.stderr.on('data', (chunk: Buffer) => {
+      stderr.push(chunk);
+      throttle();
+    });
+    launched.stderr.on('end', () => stderr.end());
+
+    // stdin stays open while the job runs: its closing tells the node (or a plain command's guard) to stop.
+    if (job.isNodeScript) {
+      launched.stdin.write(encodeMessage({ v: PROTOCOL_VERSION, type: 'start', job: job.id, args: job.args, logLevel: this.#options.logLevel }));
+    }
+    try {
+      return await launched.exited;
+    } finally {
+      clearTimeout(timer);
+      this.#options.signal?.removeEventListener('abort', abort);
+      launched.stdin.end();
+    }
+  }
+
+  #onMessageLine(line: Line): void {
+    if (line.text === '') return;
+    let message: NodeMessage;
+    try {
+      if (line.cutBytes > 0) throw new ProtocolError(`message longer than the line cap (${line.cutBytes} bytes dropped)`);
+      message = decodeNodeMessage(line.text);
+      if (message.job !== this.#job.id) throw new ProtocolError(`message for job ${JSON.stringify(message.job)}`);
+    } catch (error) {
+      this.#log.warn(`malformed message from the node (${(error as Error).message}): ${line.text.slice(0, 200)}`, { stream: 'protocol' });
+      return;
+    }
+    this.#messages++;
+    switch (message.type) {
+      case 'log': {
+        // host and job last: a node cannot pass itself off as another job. (Set again rather than
+        // spread last, to keep the keys in the order the child logger's copy had: host, job, meta...)
+        // The object form: with (message, meta) winston treats %s, %d... in the message as format tokens and drops the meta.
+        const host = this.#job.host;
+        const job = this.#job.id;
+        const info: LogEntry = { host, job, ...message.meta, level: message.level, message: message.message };
+        info.host = host;
+        info.job = job;
+        logRecord(this.#options.logger, info); // the run's logger, with host and job in the record: no child logger's copy per line
+        break;
+      }
+      case 'outputs':
+        this.#outputs = { ...this.#outputs, ...message.outputs };
+        break;
+      case 'exception':
+        this.#exception = { name: message.name, message: message.message, stack: message.stack };
+        this.#log.error(`node script threw ${message.stack ?? `${message.name}: ${message.message}`}`);
+        break;
+      case 'result':
+        break;
+    }
+  }
+
+  #logLine(line: Line, stream: 'stdout' | 'stderr'): void {
+    const info: LogEntry = { host: this.#job.host, job: this.#job.id, level: 'info', message: line.text, stream };
+    if (line.cutBytes) info.cut = line.cutBytes;
+    logRecord(this.#options.logger, info); // the run's logger, with host and job in the record: no child logger's copy per line
+  }
+
+  #onStdoutLine(line: Line): void {
+    this.#logLine(line, 'stdout');
+    if (this.#stdoutLines.length < MAX_STDOUT_LINES && this.#stdoutBytes + line.text.length <= MAX_STDOUT_BYTES) {
+      this.#stdoutLines.push(line.text);
+      this.#stdoutBytes += line.text.length;
+    } else {
+      this.#stdoutDropped++;
+    }
+  }
+
+  #onStderrLine(line: Line): void {
+    this.#logLine(line, 'stderr');
+    this.#stderrTail.push(line.text);
+    if (this.#stderrTail.length > STDERR_TAIL_LINES) this.#stderrTail.shift();
+  }
+
+  #classify(status: ExitStatus): Outcome {
+    if (!this.#job.isNodeScript) {
+      this.#outputs = { stdout: this.#stdoutLines };
+      if (this.#stdoutDropped > 0) this.#outputs.stdoutLinesDropped = this.#stdoutDropped;
+    }
+    if (this.#cancelled) return { failure: 'cancelled', message: 'cancelled' };
+    if (this.#timedOut) return { failure: 'timeout', message: `timed out after ${this.#options.timeout} s` };
+    if (status.connectionLost) return { failure: 'connection-lost', message: `connection to ${this.#job.host} lost while the job ran` };
+    if (this.#exception) {
+      return { failure: 'node-exception', message: `node script threw ${this.#exception.name}: ${this.#exception.message}`, stack: this.#exception.stack };
+    }
+    if (status.signal) return { failure: 'signal', message: `killed by ${status.signal}` };
+    if (status.code === 0) return {};
+    const tail = this.#stderrTail.length ? `: ${this.#stderrTail.join(' | ')}` : '';
+    if (this.#job.isNodeScript && this.#messages === 0 && (status.code === 126 || status.code === 127)) {
+      return { failure: 'launch-failed', launchProblem: 'not-started', message: `node script could not be started (exit ${status.code})${tail}` };
+    }
+    return { failure: 'exit', message: `exited with return code ${status.code}` };
+  }
+
+  #report(): void {
+    const { results } = this.#job;
+    if (results.state === 'succeeded') this.#log.verbose(`succeeded in ${results.duration.toFixed(2)} s`);
+    else this.#log.error(`failed (${results.failure}): ${results.message}`);
+  }
+}
+
+export function executeJob(job: ComputeJob, options: ExecutionOptions): Promise<JobResults> {
+  return new JobExecution(job, options).run();
+}

@@ -1,0 +1,421 @@
+/**
+ * Dispatches ComputeJobs: at most `maxPerNode` at a time on each host and `concurrency` in all;
+ * resolves when every job has ended. A failure does not stop the others unless `failFast`.
+ */
+import { setMaxListeners } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { ComputeJob, RetryOn } from './compute-job.js';
+import type { AttemptRecord, JobResults } from '../protocol/job-outcome.js';
+import { Fifo } from './fifo.js';
+import { HostHealth } from './host-health.js';
+import { JobIdentities } from '../records/job-identity.js';
+import { buildCommand, jobEnvironment, type CommandPlacement } from './launch-command.js';
+import { executeJob } from './job-execution.js';
+import type { Launchers } from '../launchers/launcher-choice.js';
+import type { LogPressure } from '../logging/log-pressure.js';
+import type { Logger } from '../logging/run-log.js';
+import type { LogLevel } from '../protocol/messages.js';
+import type { JobEnded, RunEvent, RunEvents } from '../records/run-events.js';
+
+export interface ScheduleOptions {
+  /** Jobs at a time per host; default `[remote] max_per_node`. */
+  maxPerNode?: number;
+  /** Jobs at a time over all hosts; default unlimited. */
+  concurrency?: number;
+  /** Seconds per job; a job's own `timeout` option wins; default `[remote] job_timeout`. */
+  timeout?: number;
+  /** Cancel the running jobs and start no more once one fails. */
+  failFast?: boolean;
+  /** Retries per job; a job's own `retries` option wins; default `[remote] retries`. */
+  retries?: number;
+  /** Job failures retried too; a job's own `retryOn` wins. Infrastructure failures always are. */
+  retryOn?: RetryOn;
+}
+
+export interface SchedulerSettings {
+  launchers: Launchers;
+  logger: Logger;
+  placement: CommandPlacement;
+  /** Aborted when the run is interrupted. */
+  signal: AbortSignal;
+  logLevel: LogLevel;
+  graceMs: number;
+  maxPerNode: number;
+  timeout: number;
+  retries: number;
+  /** Seconds before the first retry; doubling after each, at most 60 s. */
+  retryDelay: number;
+  dryRun: boolean;
+  /** Hosts for jobs created without one: each goes to the one with the fewest outstanding jobs. */
+  hosts: string[];
+  /** Where --dry-run prints the jobs. */
+  dryRunOutput: NodeJS.WritableStream;
+  /** Jobs' output is paused while the log is backlogged. */
+  logPressure?: LogPressure;
+  /** Where job-queued, job-started and job-ended go (the journal, --json, the status line). */
+  events?: RunEvents;
+  /** The run's id in the events. */
+  runId?: string;
+  /** A job that succeeded in an earlier run of this job name, by identity key: it is not run again. */
+  reusable?: (key: string) => JobEnded | undefined;
+  /** Resolves once every event so far is on disk (the journal): a job's end is, before the recipe hears of it. */
+  durable?: () => Promise<void>;
+  /** Undefined while the run's per-job files keep up; else resolves once they have caught up: no job starts before. */
+  recordsCaughtUp?: () => Promise<void> | undefined;
+}
+
+export type JobEndedListener = (job: ComputeJob) => void;
+
+const MAX_RETRY_DELAY_S = 60;
+
+/** Whether a failed attempt is tried again: infrastructure failures always (a wrong host key never), job failures when asked. */
+export function isRetryable(results: JobResults, retryOn: RetryOn | undefined): boolean {
+  switch (results.failure) {
+    case undefined:
+    case 'cancelled':
+      return false;
+    case 'connection-lost':
+      return true;
+    case 'launch-failed':
+      return results.launchProblem !== 'host-key' && results.launchProblem !== 'unhealthy';
+    default:
+      if (!retryOn) return false;
+      return typeof retryOn === 'function' ? retryOn(results) : retryOn.includes(results.failure);
+  }
+}
+
+/** At most `max` holders at a time; the others wait, first come first served. Entry is always asynchronous (a microtask), as with p-limit. */
+class Slots {
+  readonly #max: number;
+  #active = 0;
+  readonly #waiting = new Fifo<() => void>();
+
+  constructor(max: number) {
+    // As p-limit: a limit of 0, a fraction or NaN is refused (it would start nothing, ever).
+    if (!((Number.isInteger(max) || max === Number.POSITIVE_INFINITY) && max > 0)) throw new TypeError('Expected `concurrency` to be a number from 1 and up');
+    this.#max = max;
+  }
+
+  /** Calls `enter` once a slot is free and those that asked before have theirs; it holds the slot until release(). */
+  acquire(enter: () => void): void {
+    if (this.#active < this.#max && this.#waiting.size === 0) {
+      this.#active++;
+      queueMicrotask(enter);
+    } else {
+      this.#waiting.push(enter);
+    }
+  }
+
+  release(): void {
+    this.#active--;
+    if (this.#active >= this.#max) return;
+    const next = this.#waiting.shift();
+    if (!next) return;
+    this.#active++;
+    queueMicrotask(next);
+  }
+}
+
+/**
+ * Concurrency limits of one scheduleJobs call: per host and overall; a task holds its host's
+ * slot while it waits for an overall one. A job that has not started waits as one callback
+ * (reserve), not as a suspended chain of promises: 100,000 queued jobs would otherwise hold
+ * some 2.8 KB each, 280 MB in all, in the master.
+ */
+class JobLimits {
+  readonly #perHost = new Map<string, Slots>();
+  readonly #overall: Slots;
+  readonly #maxPerNode: number;
+
+  constructor(maxPerNode: number, concurrency: number) {
+    this.#maxPerNode = maxPerNode;
+    this.#overall = new Slots(concurrency);
+  }
+
+  #host(host: string): Slots {
+    let slots = this.#perHost.get(host);
+    if (!slots) this.#perHost.set(host, (slots = new Slots(this.#maxPerNode)));
+    return slots;
+  }
+
+  /** Calls `start` when `host` has a slot for it, in turn with every run() asked for that host; `start` passes the slot to its first run(). */
+  reserve(host: string, start: () => void): void {
+    this.#host(host).acquire(start);
+  }
+
+  /** Runs `task` with a slot of `host` (`reserved`: the one reserve() gave) and an overall one; both are free again before the result is handed on. */
+  run<T>(host: string, task: () => Promise<T>, reserved = false): Promise<T> {
+    const hostSlots = this.#host(host);
+    return new Promise<T>((resolve, reject) => {
+      const release = () => {
+        this.#overall.release();
+        hostSlots.release();
+      };
+      const withHostSlot = () => this.#overall.acquire(() => {
+        let result: Promise<T>;
+        try {
+          result = task();
+        } catch (error) {
+          result = Promise.reject(error);
+        }
+        result.then((value) => {
+          release();
+          resolve(value);
+        }, (error: unknown) => {
+          release();
+          reject(error);
+        });
+      });
+      if (reserved) withHostSlot();
+      else hostSlots.acquire(withHostSlot);
+    });
+  }
+}
+
+export class Scheduler {
+  readonly #settings: SchedulerSettings;
+  /** Jobs queued or running per host, over every scheduleJobs call of the run. */
+  readonly #outstanding = new Map<string, number>();
+  readonly health: HostHealth;
+  readonly #identities = new JobIdentities();
+  readonly #keys = new WeakMap<ComputeJob, string>();
+
+  constructor(settings: SchedulerSettings) {
+    this.#settings = settings;
+    this.health = new HostHealth(async (host) => settings.launchers.for(host).probe(host), settings.logger);
+  }
+
+  /** Runs the jobs; `recipe` (the calling recipe's name) is part of each job's identity for resume. */
+  async run(jobs: readonly ComputeJob[], options: ScheduleOptions = {}, onEnded?: JobEndedListener, recipe = ''): Promise<void> {
+    const settings = this.#settings;
+    const pending: ComputeJob[] = [];
+    const reused: ComputeJob[] = [];
+    for (const job of jobs) {
+      const key = this.#identities.keyOf(job, recipe);
+      this.#keys.set(job, key);
+      const recorded = settings.dryRun ? undefined : settings.reusable?.(key);
+      if (recorded) {
+        this.#reuse(job, recorded);
+        reused.push(job);
+        continue;
+      }
+      if (!job.host) job.host = this.#leastBusyHost() ?? settings.hosts[0] ?? 'localhost';
+      job.results.host = job.host;
+      this.#count(job.host, +1);
+      pending.push(job);
+      if (!settings.dryRun) this.#queued(job);
+    }
+    if (reused.length > 0) {
+      await settings.durable?.();
+      for (const job of reused) onEnded?.(job);
+    }
+    if (settings.dryRun) {
+      for (const job of pending) {
+        this.#printDryRun(job);
+        this.#count(job.host, -1);
+      }
+      return;
+    }
+    const limits = new JobLimits(options.maxPerNode ?? settings.maxPerNode, options.concurrency ?? Number.POSITIVE_INFINITY);
+    const stop = new AbortController();
+    const signal = AbortSignal.any([settings.signal, stop.signal]);
+    setMaxListeners(0, signal); // every running job listens on it: more than 10 is expected, not a leak
+    const settle = (job: ComputeJob) => {
+      if (job.results.state === 'failed' && options.failFast && !stop.signal.aborted) {
+        settings.logger.warn(`fail-fast: job ${job.id} on ${job.host} failed, cancelling the rest`);
+        stop.abort();
+      }
+    };
+    // Each job waits for its host's slot as a callback, in the order given; its run begins when it has one.
+    await new Promise<void>((resolve, reject) => {
+      let running = pending.length;
+      if (running === 0) resolve();
+      for (const job of pending) {
+        limits.reserve(job.host, () => {
+          this.#runJob(job, options, limits, signal, settle).then(async () => {
+            this.#count(job.host, -1);
+            await settings.durable?.(); // its slot is already free: the sync holds up only the recipe
+            onEnded?.(job);
+            if (--running === 0) resolve();
+          }).catch(reject);
+        });
+      }
+    });
+  }
+
+  /**
+   * Runs a job's attempts until one succeeds, or it may not or need not be tried again. The
+   * outcome of an attempt is decided while it still holds its host's slot, so that a dead host
+   * is probed before the next queued job tries it, and fail-fast stops the queue in time.
+   */
+  async #runJob(job: ComputeJob, options: ScheduleOptions, limits: JobLimits, signal: AbortSignal, settle: (job: ComputeJob) => void): Promise<void> {
+    const retries = job.options.retries ?? options.retries ?? this.#settings.retries;
+    const retryOn = job.options.retryOn ?? options.retryOn;
+    const earlier: AttemptRecord[] = [];
+    for (let first = true; ; first = false) { // the first attempt runs in the host slot run() reserved for it
+      const next = await limits.run(job.host, async (): Promise<'moved' | 'retry' | 'done'> => {
+        const behind = this.#settings.recordsCaughtUp?.();
+        if (behind) await behind; // a slow disk slows the starts rather than filling memory
+        if (signal.aborted) {
+          // Cancelled while it waited for its slot: it never starts, gets no directory and no log line of its own (the summary counts them).
+          if (earlier.length === 0) this.#cancelUnstarted(job);
+          this.#ended(job);
+          return 'done';
+        }
+        // Its host was given up on while the job waited: move it if it may move, else fail it now.
+        if (!this.health.isHealthy(job.host) && !job.pinned && this.#move(job)) return 'moved';
+        if (!this.health.isHealthy(job.host)) this.#failUnstarted(job, earlier);
+        else await this.#attempt(job, options, signal, earlier);
+        const retry = await this.#shouldRetry(job, signal, earlier, retries, retryOn);
+        if (!retry) {
+          this.#ended(job);
+          settle(job);
+        }
+        return retry ? 'retry' : 'done';
+      }, first);
+      if (next === 'moved') continue;
+      if (next === 'done') return;
+      const results = job.results;
+      const wait = Math.min(this.#settings.retryDelay * 2 ** (earlier.length - 1), MAX_RETRY_DELAY_S) * (0.75 + Math.random() / 2);
+      this.#settings.logger.warn(
+        `retrying job ${job.id} (${earlier.length} of ${retries})${job.host === results.host ? '' : ` on ${job.host}`} in ${wait.toFixed(1)} s after ${results.failure} on ${results.host}`,
+        { host: results.host, job: job.id },
+      );
+      try {
+        await delay(wait * 1000, undefined, { signal });
+      } catch {
+        this.#ended(job);
+        settle(job);
+        return; // cancelled while waiting: the failed attempt stands
+      }
+    }
+  }
+
+  /**
+   * After an attempt: whether to try again. When so, the attempt joins `earlier` and an unpinned
+   * job has moved off the host it failed on (the job's results still name that host).
+   */
+  async #shouldRetry(job: ComputeJob, signal: AbortSignal, earlier: AttemptRecord[], retries: number, retryOn: RetryOn | undefined): Promise<boolean> {
+    const results = job.results;
+    if (results.state !== 'failed' || signal.aborted) return false;
+    const healthy = await this.health.recheck(job.host, results);
+    if (earlier.length >= retries || !isRetryable(results, retryOn)) return false;
+    const failedOn = job.host;
+    if (!job.pinned) this.#move(job, failedOn);
+    if (!this.health.isHealthy(job.host) || (!healthy && job.host === failedOn)) {
+      results.message = `${results.message}; not retried: ${failedOn} is unhealthy`;
+      return false;
+    }
+    earlier.push({ host: failedOn, failure: results.failure!, message: results.message ?? '', duration: results.duration });
+    return true;
+  }
+
+  #attempt(job: ComputeJob, options: ScheduleOptions, signal: AbortSignal, earlier: readonly AttemptRecord[]): Promise<JobResults> {
+    const settings = this.#settings;
+    this.#emit({ type: 'job-started', time: new Date().toISOString(), run: settings.runId ?? '', job: job.id, key: this.#keys.get(job) ?? '', host: job.host, attempt: earlier.length + 1,
+      command: buildCommand(job, settings.placement, { guard: false }), args: job.args });
+    return executeJob(job, {
+      launcher: () => settings.launchers.for(job.host),
+      command: buildCommand(job, settings.placement),
+      logger: settings.logger,
+      logLevel: settings.logLevel,
+      signal,
+      timeout: job.options.timeout ?? options.timeout ?? settings.timeout,
+      graceMs: settings.graceMs,
+      earlier,
+      logPressure: settings.logPressure,
+    });
+  }
+
+  #emit(event: RunEvent): void {
+    this.#settings.events?.emit(event);
+  }
+
+  #queued(job: ComputeJob): void {
+    this.#emit({
+      type: 'job-queued', time: new Date().toISOString(), run: this.#settings.runId ?? '', job: job.id, key: this.#keys.get(job) ?? '',
+      host: job.host,
+    });
+  }
+
+  /** Written (to the journal: durably) before the job is reported to the recipe as ended. */
+  #ended(job: ComputeJob): void {
+    const { results } = job;
+    this.#emit({
+      type: 'job-ended', time: new Date().toISOString(), run: this.#settings.runId ?? '', job: job.id, key: this.#keys.get(job) ?? '',
+      host: job.host, state: results.state, returncode: results.returncode, signal: results.signal, duration: results.duration,
+      retries: results.retries, outputs: results.outputs,
+      ...(results.failure ? { failure: results.failure, message: results.message } : {}),
+      ...(results.launchProblem ? { launchProblem: results.launchProblem } : {}),
+      ...(results.reused ? { reused: true } : {}),
+    });
+  }
+
+  /** A job that succeeded in an earlier run with the same identity: its recorded results, not run again. */
+  #reuse(job: ComputeJob, recorded: JobEnded): void {
+    job.host = recorded.host;
+    job.results = {
+      state: 'succeeded', returncode: recorded.returncode, signal: recorded.signal, outputs: recorded.outputs, duration: recorded.duration,
+      host: recorded.host, retries: recorded.retries, attempts: [], reused: true,
+    };
+    this.#settings.logger.verbose(`succeeded in an earlier run (${recorded.time}); not run again, its outputs reused`, { host: job.host, job: job.id });
+    this.#queued(job);
+    this.#ended(job);
+  }
+
+  #cancelUnstarted(job: ComputeJob): void {
+    job.results = {
+      state: 'failed', returncode: null, signal: null, outputs: {}, duration: 0, host: job.host,
+      failure: 'cancelled', message: 'cancelled before it started', retries: 0, attempts: [],
+    };
+  }
+
+  #failUnstarted(job: ComputeJob, earlier: readonly AttemptRecord[]): void {
+    const message = `not started: ${job.host} is unhealthy (${this.health.why(job.host)})`;
+    job.results = {
+      state: 'failed', returncode: null, signal: null, outputs: {}, duration: 0, host: job.host,
+      failure: 'launch-failed', launchProblem: 'unhealthy', message, retries: earlier.length, attempts: [...earlier],
+    };
+    this.#settings.logger.error(`failed (launch-failed): ${message}`, { host: job.host, job: job.id });
+  }
+
+  /** Moves an unpinned job to the least busy healthy host other than `avoid`; false when there is none. */
+  #move(job: ComputeJob, avoid: string = job.host): boolean {
+    const host = this.#leastBusyHost(avoid);
+    if (!host) return false;
+    this.#count(job.host, -1);
+    this.#count(host, +1);
+    job.host = host;
+    if (job.results.state === 'pending') job.results.host = host;
+    return true;
+  }
+
+  #count(host: string, delta: number): void {
+    this.#outstanding.set(host, (this.#outstanding.get(host) ?? 0) + delta);
+  }
+
+  /** The healthy cluster host with the fewest outstanding jobs, other than `avoid`. */
+  #leastBusyHost(avoid?: string): string | undefined {
+    let best: string | undefined;
+    for (const host of this.#settings.hosts) {
+      if (host === avoid || !this.health.isHealthy(host)) continue;
+      if (best === undefined || (this.#outstanding.get(host) ?? 0) < (this.#outstanding.get(best) ?? 0)) best = host;
+    }
+    return best;
+  }
+
+  #printDryRun(job: ComputeJob): void {
+    const { placement } = this.#settings;
+    const command = buildCommand(job, placement, { guard: false });
+    const environment = Object.entries(jobEnvironment(job, placement)).map(([name, value]) => `${name}=${value}`);
+    job.results = { ...job.results, host: job.host, state: 'skipped' };
+    this.#settings.dryRunOutput.write([
+      `dry-run: job ${job.id} on ${job.host}: ${job.describe()}`,
+      `  command: ${command}`,
+      `  arguments: ${JSON.stringify(job.args)}`,
+      `  environment: ${environment.length > 0 ? environment.join(' ') : '(none)'}`,
+      `  working directory: ${placement.workingDirectory ?? '(the login directory)'}`,
+      '',
+    ].join('\n'));
+  }
+}

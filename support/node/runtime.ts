@@ -1,0 +1,323 @@
+/**
+ * The node side: the base class of node scripts and the runtime that runs one of them on a
+ * compute host (DESIGN.md §3, §4). This module is loaded on every job start, so it imports
+ * nothing heavy (no winston, no yargs), and what only `exec()` needs (child_process, the line
+ * splitter) is loaded when a script first calls it: each module costs a few ms at every start.
+ */
+import { fstatSync, realpathSync, writeSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { KILL_GRACE_MS, ownProcessGroup, signalGroup, groupIsAlive } from '../protocol/process-group.js';
+import {
+  decodeStartMessage, encodeMessage, LOG_LEVELS,
+  type JsonValue, type LogLevel, type NodeMessage,
+} from '../protocol/messages.js';
+
+/** File descriptor the launch command gives the runtime for structured messages (`exec 3>&1 1>&2`). */
+const MESSAGE_FD = 3;
+/** How long the group gets between TERM and KILL once the master has gone. */
+
+/** Where a node's messages go: the master's channel, or stderr when run outside the framework. */
+export interface MessageSink {
+  send(message: NodeMessage): void;
+  flush(): void;
+}
+
+/** Buffers messages briefly and writes them to fd 3 synchronously, so none is lost at exit. */
+class ChannelSink implements MessageSink {
+  readonly #fd: number;
+  #pending: string[] = [];
+  #pendingChars = 0;
+  #scheduled = false;
+
+  constructor(fd: number) {
+    this.#fd = fd;
+  }
+
+  send(message: NodeMessage): void {
+    const line = encodeMessage(message);
+    this.#pending.push(line);
+    this.#pendingChars += line.length;
+    if (this.#pendingChars > 64 * 1024) this.flush();
+    else if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#pending.length === 0) return;
+    const data = Buffer.from(this.#pending.join(''));
+    this.#pending = [];
+    this.#pendingChars = 0;
+    writeFully(this.#fd, data);
+  }
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+function writeFully(fd: number, data: Buffer): void {
+  let offset = 0;
+  while (offset < data.length) {
+    try {
+      offset += writeSync(fd, data, offset);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+      Atomics.wait(pause, 0, 0, 2); // the master is slow to read: wait, do not drop
+    }
+  }
+}
+
+/** For running a node script's class directly (unit tests, a REPL): messages go to stderr as text. */
+class StderrSink implements MessageSink {
+  send(message: NodeMessage): void {
+    if (message.type === 'log') process.stderr.write(`${message.level}: ${message.message}\n`);
+    else if (message.type === 'exception') process.stderr.write(`${message.stack ?? message.message}\n`);
+  }
+  flush(): void {}
+}
+
+export interface NodeLogger {
+  error(message: string, meta?: Record<string, JsonValue>): void;
+  warn(message: string, meta?: Record<string, JsonValue>): void;
+  /** Alias of warn, for lofarpipe habits. */
+  warning(message: string, meta?: Record<string, JsonValue>): void;
+  info(message: string, meta?: Record<string, JsonValue>): void;
+  verbose(message: string, meta?: Record<string, JsonValue>): void;
+  debug(message: string, meta?: Record<string, JsonValue>): void;
+  log(level: LogLevel, message: string, meta?: Record<string, JsonValue>): void;
+}
+
+function createNodeLogger(sink: MessageSink, job: string, maxLevel: LogLevel): NodeLogger {
+  const limit = LOG_LEVELS.indexOf(maxLevel);
+  const log = (level: LogLevel, message: string, meta?: Record<string, JsonValue>): void => {
+    if (LOG_LEVELS.indexOf(level) > limit) return;
+    sink.send(meta ? { type: 'log', job, level, message: String(message), meta } : { type: 'log', job, level, message: String(message) });
+  };
+  return {
+    log,
+    error: (m, meta) => log('error', m, meta),
+    warn: (m, meta) => log('warn', m, meta),
+    warning: (m, meta) => log('warn', m, meta),
+    info: (m, meta) => log('info', m, meta),
+    verbose: (m, meta) => log('verbose', m, meta),
+    debug: (m, meta) => log('debug', m, meta),
+  };
+}
+
+export interface NodeContext {
+  job: string;
+  sink: MessageSink;
+  logLevel: LogLevel;
+}
+
+export interface ExecOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Level for the program's stdout lines; stderr lines are logged at the same level. */
+  level?: LogLevel;
+}
+
+export type NodeClass = new (context?: NodeContext) => Node;
+
+export abstract class Node {
+  /** Log records keep their level and metadata when they reach the master. */
+  readonly logger: NodeLogger;
+  /** Everything put here arrives in `job.results.outputs` on the master; JSON values only. */
+  readonly outputs: Record<string, JsonValue> = {};
+  /** The job id the master gave this run. */
+  readonly jobId: string;
+
+  constructor(context?: NodeContext) {
+    const ctx = context ?? { job: 'local', sink: new StderrSink(), logLevel: 'debug' };
+    this.jobId = ctx.job;
+    this.logger = createNodeLogger(ctx.sink, ctx.job, ctx.logLevel);
+  }
+
+  /** Does the work; the returned number is the job's return code. */
+  abstract run(...args: any[]): Promise<number | void> | number | void;
+
+  /**
+   * Runs an external program with its output streamed into the log line by line; resolves
+   * with its exit code (128 + signal number when it was killed). It stays in this job's
+   * process group, so it dies with the job.
+   */
+  async exec(file: string, args: readonly string[] = [], options: ExecOptions = {}): Promise<number> {
+    const level = options.level ?? 'info';
+    const [{ spawn }, { LineSplitter }] = await Promise.all([import('node:child_process'), import('../protocol/line-splitter.js')]);
+    return new Promise((resolve, reject) => {
+      const child = spawn(file, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      for (const [stream, name] of [[child.stdout, 'stdout'], [child.stderr, 'stderr']] as const) {
+        const lines = new LineSplitter((line) => this.logger.log(level, line.text, { program: file, stream: name }));
+        stream.on('data', (chunk: Buffer) => lines.push(chunk));
+        stream.on('end', () => lines.end());
+      }
+      child.on('error', reject);
+      child.on('close', (code, signal) => {
+        resolve(code ?? 128 + (signal ? signalNumber(signal) : 0));
+      });
+    });
+  }
+
+  /**
+   * Runs `NodeClass` as a job when its module is the script node was started with; does nothing
+   * when the module is merely imported (by a test, or by the master to inspect it).
+   */
+  static main(NodeClass: NodeClass, meta: ImportMeta): void {
+    if (!isMainModule(meta)) return;
+    void runAsJob(NodeClass);
+  }
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+  const numbers: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
+  return numbers[signal] ?? 0;
+}
+
+function isMainModule(meta: ImportMeta): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return meta.url === pathToFileURL(realpathSync(script)).href;
+  } catch {
+    return false;
+  }
+}
+
+function hasMessageChannel(): boolean {
+  try {
+    fstatSync(MESSAGE_FD);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Reads the start line from stdin; afterwards calls `onClose` when stdin closes. */
+function readStartLine(onClose: () => void): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let started = false;
+    process.stdin.on('data', (chunk: Buffer) => {
+      if (started) return;
+      const newline = chunk.indexOf(10);
+      if (newline === -1) {
+        parts.push(chunk);
+        return;
+      }
+      parts.push(chunk.subarray(0, newline));
+      started = true;
+      resolve(Buffer.concat(parts).toString('utf8'));
+    });
+    process.stdin.on('end', () => {
+      if (!started) reject(new Error('stdin closed before the start message arrived'));
+      else onClose();
+    });
+    process.stdin.on('error', () => onClose());
+  });
+}
+
+/** The master has gone (stdin closed): take the whole process group down, then ourselves. */
+function killOwnGroup(): void {
+  const pgid = ownProcessGroup();
+  process.on('SIGTERM', () => {}); // the group TERM below must not cut our own clean-up short
+  signalGroup(pgid, 'SIGTERM');
+  const deadline = Date.now() + KILL_GRACE_MS;
+  const check = setInterval(() => {
+    if (!groupIsAlive(pgid, process.pid) || Date.now() > deadline) {
+      clearInterval(check);
+      signalGroup(pgid, 'SIGKILL');
+      process.exit(137);
+    }
+  }, 50);
+}
+
+/** After a normal end, no child of the job may outlive it. */
+function reapChildren(): void {
+  const pgid = ownProcessGroup();
+  if (pgid !== process.pid) return; // not our group to clean: we were started by hand
+  process.on('SIGTERM', () => {});
+  signalGroup(pgid, 'SIGTERM');
+}
+
+/** process.stdout and process.stderr as far as the script (or anything it loaded) has used them. */
+const usedStdio: NodeJS.WriteStream[] = [];
+
+/**
+ * Node creates process.stdout and process.stderr on first use, and creating one costs a few ms
+ * (a pipe or socket stream); most node scripts log through `this.logger` and never touch them.
+ * Notes the ones that get created, so that stdioWritten() waits for those without creating the others.
+ */
+function watchStdio(): void {
+  for (const name of ['stdout', 'stderr'] as const) {
+    const descriptor = Object.getOwnPropertyDescriptor(process, name);
+    if (!descriptor?.get || !descriptor.configurable) {
+      usedStdio.push(process[name]);
+      continue;
+    }
+    const create = descriptor.get;
+    let stream: NodeJS.WriteStream | undefined;
+    Object.defineProperty(process, name, {
+      configurable: true,
+      enumerable: descriptor.enumerable,
+      get() {
+        if (stream === undefined) {
+          stream = create.call(process) as NodeJS.WriteStream;
+          usedStdio.push(stream);
+        }
+        return stream;
+      },
+    });
+  }
+}
+
+/** Pipe writes are asynchronous: wait until what the script printed has left, or process.exit() drops its last lines. */
+function stdioWritten(): Promise<void> {
+  return Promise.all(usedStdio.map((stream) => new Promise<void>((resolve) => {
+    if (stream.destroyed || !stream.writable) resolve();
+    else stream.write('', () => resolve());
+  }))).then(() => undefined);
+}
+
+async function runAsJob(NodeClass: NodeClass): Promise<void> {
+  watchStdio();
+  if (!hasMessageChannel()) {
+    process.stderr.write('this is a node script: it is started by the pipeline master (pipeline run), which gives it its arguments\n');
+    process.exit(2);
+  }
+  const sink = new ChannelSink(MESSAGE_FD);
+  let job = 'unknown';
+  const fail = (error: unknown): void => {
+    const err = error instanceof Error ? error : new Error(String(error));
+    sink.send({ type: 'exception', job, name: err.name, message: err.message, stack: err.stack });
+    sink.flush();
+    void stdioWritten().then(() => {
+      reapChildren();
+      process.exit(1);
+    });
+  };
+  process.on('uncaughtException', fail);
+  process.on('unhandledRejection', fail);
+
+  let line: string;
+  try {
+    line = await readStartLine(killOwnGroup);
+  } catch (error) {
+    fail(error);
+    return;
+  }
+  const start = decodeStartMessage(line);
+  job = start.job;
+  const node = new NodeClass({ job, sink, logLevel: start.logLevel });
+  const returned = await node.run(...start.args);
+  let returncode = returned ?? 0;
+  if (!Number.isInteger(returncode) || returncode < 0 || returncode > 255) {
+    node.logger.error(`run() returned ${JSON.stringify(returncode)}; a return code is an integer from 0 to 255`);
+    returncode = 1;
+  }
+  if (Object.keys(node.outputs).length > 0) sink.send({ type: 'outputs', job, outputs: node.outputs });
+  sink.send({ type: 'result', job, returncode });
+  sink.flush();
+  await stdioWritten();
+  reapChildren();
+  process.exit(returncode);
+}

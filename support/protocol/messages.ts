@@ -1,0 +1,114 @@
+/**
+ * The wire protocol between master and node (DESIGN.md §4). JSON only, one object per line,
+ * never evaluated. Master to node: one StartMessage on stdin, then stdin stays open until the
+ * master is done with the job. Node to master: NodeMessages on the channel's stdout (fd 3 of
+ * the node process).
+ */
+import { ProtocolError } from '../errors.js';
+
+export const PROTOCOL_VERSION = 1;
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'verbose' | 'debug';
+export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'verbose', 'debug'];
+
+export interface StartMessage {
+  v: number;
+  type: 'start';
+  job: string;
+  args: JsonValue[];
+  /** The most verbose level the master wants; the node drops finer records at the source. */
+  logLevel: LogLevel;
+}
+
+export interface LogMessage {
+  type: 'log';
+  job: string;
+  level: LogLevel;
+  message: string;
+  meta?: Record<string, JsonValue>;
+}
+
+export interface OutputsMessage {
+  type: 'outputs';
+  job: string;
+  outputs: Record<string, JsonValue>;
+}
+
+export interface ExceptionMessage {
+  type: 'exception';
+  job: string;
+  name: string;
+  message: string;
+  stack?: string;
+}
+
+export interface ResultMessage {
+  type: 'result';
+  job: string;
+  returncode: number;
+}
+
+export type NodeMessage = LogMessage | OutputsMessage | ExceptionMessage | ResultMessage;
+
+export function encodeMessage(message: StartMessage | NodeMessage): string {
+  return JSON.stringify(message) + '\n';
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Parse and check one line from a node. Throws ProtocolError saying what was wrong. */
+export function decodeNodeMessage(line: string): NodeMessage {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    throw new ProtocolError('not a JSON object');
+  }
+  if (!isRecord(value)) throw new ProtocolError('not a JSON object');
+  if (typeof value.job !== 'string') throw new ProtocolError('message without a string "job"');
+  switch (value.type) {
+    case 'log':
+      if (typeof value.message !== 'string') throw new ProtocolError('log message without a string "message"');
+      if (!LOG_LEVELS.includes(value.level as LogLevel)) throw new ProtocolError(`log message with unknown level ${JSON.stringify(value.level)}`);
+      if (value.meta !== undefined && !isRecord(value.meta)) throw new ProtocolError('log message whose "meta" is not an object');
+      return value as unknown as LogMessage;
+    case 'outputs':
+      if (!isRecord(value.outputs)) throw new ProtocolError('outputs message whose "outputs" is not an object');
+      return value as unknown as OutputsMessage;
+    case 'exception':
+      if (typeof value.message !== 'string') throw new ProtocolError('exception message without a string "message"');
+      return {
+        type: 'exception',
+        job: value.job,
+        name: typeof value.name === 'string' ? value.name : 'Error',
+        message: value.message,
+        stack: typeof value.stack === 'string' ? value.stack : undefined,
+      };
+    case 'result':
+      if (!Number.isInteger(value.returncode)) throw new ProtocolError('result message without an integer "returncode"');
+      return value as unknown as ResultMessage;
+    default:
+      throw new ProtocolError(`unknown message type ${JSON.stringify(value.type)}`);
+  }
+}
+
+/** Parse and check the start line on the node side. */
+export function decodeStartMessage(line: string): StartMessage {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    throw new ProtocolError('the first line on stdin is not JSON; node scripts are started by the pipeline master');
+  }
+  if (!isRecord(value) || value.type !== 'start') throw new ProtocolError('the first line on stdin is not a start message');
+  if (value.v !== PROTOCOL_VERSION) {
+    throw new ProtocolError(`master speaks protocol version ${String(value.v)}, this node runtime speaks ${PROTOCOL_VERSION}; deploy the same framework version on master and hosts`);
+  }
+  if (typeof value.job !== 'string' || !Array.isArray(value.args)) throw new ProtocolError('start message without "job" and "args"');
+  const logLevel = LOG_LEVELS.includes(value.logLevel as LogLevel) ? (value.logLevel as LogLevel) : 'debug';
+  return { v: PROTOCOL_VERSION, type: 'start', job: value.job, args: value.args as JsonValue[], logLevel };
+}

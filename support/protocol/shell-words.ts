@@ -1,0 +1,23 @@
+/**
+ * Words of a POSIX sh command line: quoted values, `NAME=value` assignments and the way a node
+ * process is started. Every command the master sends to a host (a job's launch command, a host
+ * check, later an agent's start) is built from these, so quoting lives in one place.
+ */
+
+/** Quotes a string for POSIX sh: single quotes, with embedded single quotes closed and escaped. */
+export function shellQuote(value: string): string {
+  if (/^[A-Za-z0-9_\/.,:=@%+-]+$/.test(value)) return value;
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** `NAME='value'` words for a shell command line. */
+export function assignments(environment: Record<string, string>): string[] {
+  return Object.entries(environment).map(([name, value]) => `${name}=${shellQuote(value)}`);
+}
+
+/** `exec [env K=V ...] 'node' args...`: how a job's node process is started, with its environment on the command line. */
+export function execNode(nodeExecutable: string, environment: Record<string, string>, args: readonly string[]): string {
+  const words = assignments(environment);
+  const env = words.length > 0 ? `env ${words.join(' ')} ` : '';
+  return `exec ${env}${[nodeExecutable, ...args].map(shellQuote).join(' ')}`;
+}

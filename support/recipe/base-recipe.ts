@@ -1,0 +1,91 @@
+/**
+ * BaseRecipe: a master recipe, run on the control node. Declared `inputs` are checked before
+ * `go()` runs; `outputs` are printed and returned when it ends.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { NotFoundError } from '../errors.js';
+import { NodeScript } from '../dispatch/compute-job.js';
+import { shippedNodeDirectory } from '../config/framework-paths.js';
+import type { Fields } from './fields.js';
+import type { Logger } from '../logging/run-log.js';
+import type { PipelineConfig } from '../config/pipeline-config.js';
+import type { Scheduler } from '../dispatch/scheduler.js';
+
+/** What a recipe gets from the run it is part of. */
+export interface RecipeContext {
+  config: PipelineConfig;
+  logger: Logger;
+  jobName: string;
+  jobDirectory: string;
+  /** The cluster's compute hosts. */
+  hosts: string[];
+  /** The recipe's own module file: node scripts are looked up next to it. */
+  recipePath: string;
+  /** The recipe's name: part of its jobs' identity for resume. */
+  recipeName: string;
+  scheduler: Scheduler;
+  /** Runs another recipe or tasks.cfg task in the same run and returns its outputs. */
+  runTask(name: string, overrides: Record<string, unknown>): Promise<Record<string, unknown>>;
+}
+
+export type RecipeClass = {
+  new (context: RecipeContext, inputs: Record<string, unknown>): BaseRecipe;
+  description: string;
+  inputs: Fields;
+};
+
+export class BaseRecipe {
+  /** One line, shown by `pipeline list`. */
+  static description = '';
+  /** Declared inputs: `{ name: field.string({ help }) }`. */
+  static inputs: Fields = {};
+
+  /** Checked input values, by name. */
+  readonly inputs: Record<string, any>;
+  /** Results of the recipe: printed at the end of `pipeline run`, returned by `runTask`. */
+  outputs: Record<string, unknown> = {};
+  readonly logger: Logger;
+  readonly config: PipelineConfig;
+  readonly jobName: string;
+  readonly jobDirectory: string;
+  /** The cluster's compute hosts: `--hosts`, else the clusterdesc's compute nodes, else localhost. */
+  readonly hosts: string[];
+  /** The run this recipe belongs to; framework internals, used by mixins such as RemoteCommand. */
+  readonly context: RecipeContext;
+
+  constructor(context: RecipeContext, inputs: Record<string, unknown>) {
+    this.context = context;
+    this.inputs = inputs;
+    this.logger = context.logger;
+    this.config = context.config;
+    this.jobName = context.jobName;
+    this.jobDirectory = context.jobDirectory;
+    this.hosts = context.hosts;
+  }
+
+  /** The recipe's work; resolves with its exit code (0 success). */
+  async go(): Promise<number> {
+    throw new Error(`${this.constructor.name} does not implement go()`);
+  }
+
+  /**
+   * A node script by name (looked up in `nodes/` beside or above the recipe, the recipe's own
+   * directory, then the framework's shipped nodes) or by path.
+   */
+  nodeScript(nameOrPath: string): NodeScript {
+    const file = nameOrPath.endsWith('.js') || nameOrPath.endsWith('.mjs') ? nameOrPath : `${nameOrPath}.js`;
+    const recipeDir = dirname(this.context.recipePath);
+    const candidates = isAbsolute(file) || file.includes('/')
+      ? [resolve(recipeDir, file)]
+      : [join(recipeDir, 'nodes', file), join(recipeDir, '..', 'nodes', file), join(recipeDir, file), join(shippedNodeDirectory, file)];
+    const found = candidates.find((path) => existsSync(path));
+    if (!found) throw new NotFoundError(`node script ${JSON.stringify(nameOrPath)} not found; looked in ${candidates.join(', ')}`);
+    return new NodeScript(resolve(found), nameOrPath);
+  }
+
+  /** Runs another recipe or a tasks.cfg task in this run, with `overrides` on its inputs; returns its outputs. */
+  runTask(name: string, overrides: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+    return this.context.runTask(name, overrides);
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * Declared recipe inputs (lofarpipe's ingredients): each field knows its kind, help text and
+ * default, turns a command-line string or a programmatic value into a checked value, and says
+ * what was expected when it cannot.
+ */
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { InputError } from '../errors.js';
+import type { JsonValue } from '../protocol/messages.js';
+
+export type FieldKind = 'string' | 'int' | 'float' | 'bool' | 'list' | 'dict' | 'file' | 'directory';
+
+export interface FieldOptions<T> {
+  help: string;
+  default?: T;
+  /** An optional input without default is simply absent (undefined). */
+  optional?: boolean;
+}
+
+export interface Field<T = unknown> {
+  readonly kind: FieldKind;
+  readonly help: string;
+  readonly default?: T;
+  readonly optional: boolean;
+  /** True when the run must be given a value. */
+  readonly required: boolean;
+  /** Checks and converts a value (from the command line: a string; from runTask: any). */
+  parse(value: unknown, name: string): T;
+  /** The expected form, for `pipeline describe` and error messages. */
+  readonly expected: string;
+}
+
+type Parser<T> = (value: unknown, fail: (got: unknown) => never) => T;
+
+function makeField<T>(kind: FieldKind, expected: string, parser: Parser<T>, options: FieldOptions<T>): Field<T> {
+  return {
+    kind,
+    expected,
+    help: options.help,
+    default: options.default,
+    optional: options.optional ?? false,
+    required: options.default === undefined && !options.optional,
+    parse(value: unknown, name: string): T {
+      const fail = (got: unknown): never => {
+        throw new InputError(name, `input ${flagName(name)}: expected ${expected}, got ${describeValue(got)}`);
+      };
+      return parser(value, fail);
+    },
+  };
+}
+
+/** The command-line spelling of an input name: `maxPerNode` is `--max-per-node`. */
+export function flagName(name: string): string {
+  return '--' + name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+}
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const text = typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? text.slice(0, 77) + '...' : text;
+}
+
+function expandHome(path: string): string {
+  return path === '~' || path.startsWith('~/') ? homedir() + path.slice(1) : path;
+}
+
+const parseString: Parser<string> = (value, fail) => (typeof value === 'string' ? value : typeof value === 'number' ? String(value) : fail(value));
+
+const parseInt_: Parser<number> = (value, fail) => {
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return value;
+  if (typeof value === 'string' && /^\s*[-+]?\d+\s*$/.test(value)) {
+    const n = Number(value);
+    if (Number.isSafeInteger(n)) return n;
+  }
+  return fail(value);
+};
+
+const parseFloat_: Parser<number> = (value, fail) => {
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'string' && value.trim() !== '') {
+    const n = Number(value);
+    if (Number.isFinite(n)) return n;
+  }
+  return fail(value);
+};
+
+const parseBool: Parser<boolean> = (value, fail) => {
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'string') {
+    const v = value.trim().toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+    if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  }
+  return fail(value);
+};
+
+/** A list from an array, a JSON array, or comma-separated text (`a,b,c`, lofarpipe's `[a, b]`). */
+const parseList: Parser<string[]> = (value, fail) => {
+  if (Array.isArray(value)) return value.map((item) => (typeof item === 'string' ? item : JSON.stringify(item)));
+  if (typeof value !== 'string') return fail(value);
+  const text = value.trim();
+  if (text.startsWith('[') && text.endsWith(']')) {
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (Array.isArray(parsed)) return parsed.map((item) => (typeof item === 'string' ? item : JSON.stringify(item)));
+    } catch {
+      // lofarpipe style: [a, b, c] without quotes
+    }
+    return splitComma(text.slice(1, -1));
+  }
+  return splitComma(text);
+};
+
+function splitComma(text: string): string[] {
+  return text.trim() === '' ? [] : text.split(',').map((item) => item.trim());
+}
+
+const parseDict: Parser<Record<string, JsonValue>> = (value, fail) => {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, JsonValue>;
+  if (typeof value !== 'string') return fail(value);
+  const text = value.trim();
+  if (text.startsWith('{')) {
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, JsonValue>;
+    } catch {
+      return fail(value);
+    }
+  }
+  const dict: Record<string, JsonValue> = {};
+  for (const pair of splitComma(text)) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) return fail(value);
+    dict[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+  }
+  return dict;
+};
+
+function pathParser(kind: 'file' | 'directory', mustExist: boolean): Parser<string> {
+  return (value, fail) => {
+    if (typeof value !== 'string' || value === '') return fail(value);
+    const path = resolve(expandHome(value));
+    if (!mustExist) return path;
+    let stat;
+    try {
+      stat = statSync(path);
+    } catch {
+      return fail(`${value} (no such ${kind})`);
+    }
+    if (kind === 'file' ? !stat.isFile() : !stat.isDirectory()) return fail(`${value} (not a ${kind})`);
+    return path;
+  };
+}
+
+interface PathFieldOptions extends FieldOptions<string> {
+  /** Default true: the path must exist when the run starts. */
+  mustExist?: boolean;
+}
+
+export const field = {
+  string: (options: FieldOptions<string>) => makeField('string', 'a string', parseString, options),
+  int: (options: FieldOptions<number>) => makeField('int', 'an integer', parseInt_, options),
+  float: (options: FieldOptions<number>) => makeField('float', 'a number', parseFloat_, options),
+  bool: (options: FieldOptions<boolean>) => makeField('bool', 'a boolean (true/false)', parseBool, options),
+  list: (options: FieldOptions<string[]>) => makeField('list', 'a list (a,b,c or a JSON array)', parseList, options),
+  dict: (options: FieldOptions<Record<string, JsonValue>>) => makeField('dict', 'a dictionary (k=v,k2=v2 or a JSON object)', parseDict, options),
+  file: (options: PathFieldOptions) => makeField('file', (options.mustExist ?? true) ? 'an existing file' : 'a file path', pathParser('file', options.mustExist ?? true), options),
+  directory: (options: PathFieldOptions) => makeField('directory', (options.mustExist ?? true) ? 'an existing directory' : 'a directory path', pathParser('directory', options.mustExist ?? true), options),
+};
+
+export type Fields = Record<string, Field<any>>;
+
+/** The value types of a recipe's declared inputs: `declare inputs: InputsOf<typeof MyRecipe.inputs>`. */
+export type InputsOf<F extends Fields> = { [K in keyof F]: F[K] extends Field<infer T> ? T : never };
+
+/**
+ * Checks the given raw values against the declared fields: every required input present, every
+ * value of its kind, no unknown names. Defaults fill the rest.
+ */
+export function resolveInputs(fields: Fields, givenAsTyped: Record<string, unknown>): Record<string, unknown> {
+  const given = normalizeNames(givenAsTyped, Object.keys(fields));
+  for (const name of Object.keys(given)) {
+    if (!(name in fields)) {
+      const known = Object.keys(fields).map(flagName).join(', ') || 'none';
+      throw new InputError(name, `unknown input ${flagName(name)}; this recipe's inputs: ${known}`);
+    }
+  }
+  const inputs: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(fields)) {
+    const value = given[name];
+    if (value === undefined) {
+      if (spec.required) throw new InputError(name, `input ${flagName(name)} is required: ${spec.help} (${spec.expected})`);
+      inputs[name] = spec.default === undefined ? undefined : spec.parse(spec.default, name);
+    } else {
+      inputs[name] = spec.parse(value, name);
+    }
+  }
+  return inputs;
+}
+
+/** `--max-per-node` names the input `maxPerNode` or `max_per_node`, whichever the recipe declares. */
+function normalizeNames(given: Record<string, unknown>, declared: string[]): Record<string, unknown> {
+  const byForm = new Map<string, string>();
+  for (const name of declared) {
+    byForm.set(name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase()), name);
+    byForm.set(name.replace(/_/g, '-'), name);
+    byForm.set(name, name);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(given)) out[byForm.get(key) ?? key] = value;
+  return out;
+}

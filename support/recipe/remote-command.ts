@@ -1,0 +1,26 @@
+/**
+ * The RemoteCommand mixin (lofarpipe's RemoteCommandRecipeMixIn): adds `scheduleJobs` and the
+ * `error` event to a recipe class.
+ */
+import type { ComputeJob } from '../dispatch/compute-job.js';
+import { ErrorFlag } from '../dispatch/error-flag.js';
+import type { BaseRecipe } from './base-recipe.js';
+import type { ScheduleOptions } from '../dispatch/scheduler.js';
+
+type RecipeConstructor = abstract new (...args: any[]) => BaseRecipe;
+
+export function RemoteCommand<TBase extends RecipeConstructor>(Base: TBase) {
+  abstract class RemoteCommandRecipe extends Base {
+    /** Set when any job fails; `isSet()`, `set()`, `clear()`, `wait()`, `onSet(listener)`. */
+    readonly error = new ErrorFlag();
+
+    /** Dispatches the jobs and resolves when every one has ended; failures set `this.error`. */
+    async scheduleJobs(jobs: readonly ComputeJob[], options: ScheduleOptions = {}): Promise<ComputeJob[]> {
+      await this.context.scheduler.run(jobs, options, (job) => {
+        if (job.results.state === 'failed') this.error.set();
+      }, this.context.recipeName);
+      return [...jobs];
+    }
+  }
+  return RemoteCommandRecipe;
+}

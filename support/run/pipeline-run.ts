@@ -1,0 +1,330 @@
+/**
+ * One `pipeline run`: the job directory, the central log, the launchers and the scheduler that
+ * a recipe and the recipes it calls through runTask share; interruption; clean shut-down.
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { isAbsolute, join, relative } from 'node:path';
+import type { PipelineConfig } from '../config/pipeline-config.js';
+import { ConfigError, InputError, RecipeFailedError, UsageError } from '../errors.js';
+import { resolveInputs } from '../recipe/fields.js';
+import { ClusterDescription, expandHostRange } from '../config/cluster-description.js';
+import { frameworkRoot } from '../config/framework-paths.js';
+import { createLaunchers, type Launchers } from '../launchers/launcher-choice.js';
+import { fileLine } from '../logging/log-lines.js';
+import { openRunLog, wantsColor, type RunLog } from '../logging/run-log.js';
+import { JobFiles } from '../records/job-files.js';
+import { canonicalJson, hashOf } from '../records/job-identity.js';
+import { JobJournal, journalPath, readJournal, recordEvent, type RecordedRun } from '../records/job-journal.js';
+import { RECORD_VERSION, RunEvents, type JobEnded, type RunStarted } from '../records/run-events.js';
+import { StatusLine } from './status-line.js';
+import { KILL_GRACE_MS } from '../protocol/process-group.js';
+import type { LogLevel } from '../protocol/messages.js';
+import { findRecipe, findTask, loadRecipe, type LoadedRecipe } from './recipe-loader.js';
+import type { RecipeContext } from '../recipe/base-recipe.js';
+import { detailLines, headline, reportRun } from '../records/run-report.js';
+import { Scheduler } from '../dispatch/scheduler.js';
+
+export interface PipelineRunOptions {
+  config: PipelineConfig;
+  jobName: string;
+  consoleLevel: LogLevel;
+  dryRun?: boolean;
+  /** `--hosts`: host names with ranges (`node[01..04]`); default: the clusterdesc's compute nodes. */
+  hosts?: string;
+  /** Milliseconds between TERM and KILL when jobs are stopped. */
+  graceMs?: number;
+  /** Run every job again, even those an earlier run of this job name finished. */
+  fresh?: boolean;
+  /** Resume although the recipe or its inputs differ from the recorded run. */
+  resumeAnyway?: boolean;
+  /** Keep a status line at the bottom of the console (a terminal). */
+  statusLine?: boolean;
+}
+
+export interface RecipeResult {
+  returncode: number;
+  outputs: Record<string, unknown>;
+}
+
+/** Start time as lofarpipe writes it into log paths: 2026-11-22T00:41:02. */
+function startTimeStamp(date: Date): string {
+  return date.toISOString().slice(0, 19);
+}
+
+export class PipelineRun {
+  readonly config: PipelineConfig;
+  readonly jobName: string;
+  readonly jobDirectory: string;
+  readonly log: RunLog;
+  readonly launchers: Launchers;
+  readonly scheduler: Scheduler;
+  /** The cluster's compute hosts: `--hosts`, else `[cluster] clusterdesc`, else localhost. */
+  readonly hosts: string[];
+  /** Every job event of the run: the journal, the per-job files, --json and the status line listen. */
+  readonly events = new RunEvents();
+  readonly runId: string;
+  readonly #abort = new AbortController();
+  readonly #hostsGiven: boolean;
+  readonly #options: PipelineRunOptions;
+  readonly #journal: JobJournal | undefined;
+  readonly #jobFiles: JobFiles | undefined;
+  readonly #statusLine: StatusLine | undefined;
+  #reusable = new Map<string, JobEnded>();
+  /** This run as its records describe it (not kept for a dry run, which records nothing). */
+  #recorded: RecordedRun | undefined;
+  #began = false;
+  #interruptedBy: NodeJS.Signals | undefined;
+
+  constructor(options: PipelineRunOptions) {
+    const startTime = startTimeStamp(new Date());
+    this.config = options.config.withVars({ job_name: options.jobName, start_time: startTime });
+    this.#options = options;
+    this.runId = `${startTime}.${process.pid}`;
+    this.jobName = options.jobName;
+    this.jobDirectory = this.config.jobDirectory;
+    // Read every setting before anything is created, so a bad key fails the run before it starts.
+    const maxPerNode = this.config.maxPerNode;
+    const timeout = this.config.jobTimeout;
+    const retries = this.config.retries;
+    const retryDelay = this.config.retryDelay;
+    const logFile = this.config.logFile;
+    const workingDirectory = this.config.workingDirectory;
+    const nodeExecutable = this.config.nodeExecutable;
+    const installRoot = this.config.installRoot;
+    const environment = this.config.environment;
+    const launchers = createLaunchers(this.config, (target, file, print) => {
+      this.logger.warn(`accepted new host key of ${target.alias} (${print}) into ${file}`);
+    });
+    this.#hostsGiven = options.hosts !== undefined;
+    this.hosts = options.hosts !== undefined ? expandHostRange(options.hosts, '--hosts') : clusterHosts(this.config);
+    mkdirSync(this.jobDirectory, { recursive: true });
+    // A dry run records nothing: it would look like a run to resume from.
+    if (!options.dryRun) {
+      this.#journal = new JobJournal(journalPath(this.jobDirectory));
+      let fileErrors = 0;
+      this.#jobFiles = new JobFiles(this.jobDirectory, fileLine, (error) => {
+        // One line, not one per job: a full disk would otherwise repeat it for every job.
+        if (fileErrors++ === 0) this.logger.error(`could not write a job's files under ${join(this.jobDirectory, 'jobs')}: ${error.message}; the jobs run on, later such errors are not shown`);
+      });
+      const journal = this.#journal;
+      const jobFiles = this.#jobFiles;
+      this.events.subscribe((event) => journal.append(event)); // first: on disk before anyone hears of it
+      this.events.subscribe((event) => jobFiles.onEvent(event));
+      // The same record the journal holds, kept in memory for the summary: no reading it back at the end.
+      this.events.subscribe((event) => {
+        if (event.type === 'run-started') this.#recorded = { started: event, jobs: new Map(), status: 'running' };
+        else if (this.#recorded) recordEvent(this.#recorded, event);
+      });
+    }
+    if (options.statusLine) {
+      const statusLine = new StatusLine(process.stderr);
+      this.#statusLine = statusLine;
+      this.events.subscribe((event) => statusLine.onEvent(event));
+    }
+    this.log = openRunLog({
+      consoleLevel: options.consoleLevel,
+      logFile,
+      ...(this.#statusLine ? { console: this.#statusLine.logStream, color: wantsColor(process.stderr) } : {}),
+      transports: this.#jobFiles ? [this.#jobFiles.transport('debug')] : [],
+      moreSinks: () => this.#jobFiles?.streams ?? [],
+    });
+    this.launchers = launchers;
+    this.scheduler = new Scheduler({
+      launchers: this.launchers,
+      logger: this.log.logger,
+      placement: {
+        workingDirectory,
+        environment,
+        nodeExecutable,
+        scriptPath: (path) => installedPath(path, installRoot),
+      },
+      hosts: this.hosts,
+      signal: this.#abort.signal,
+      logLevel: 'debug',
+      graceMs: options.graceMs ?? KILL_GRACE_MS,
+      maxPerNode,
+      timeout,
+      retries,
+      retryDelay,
+      dryRun: options.dryRun ?? false,
+      dryRunOutput: process.stdout,
+      logPressure: this.log.pressure,
+      events: this.events,
+      runId: this.runId,
+      reusable: (key) => this.#reusable.get(key),
+      durable: () => this.#journal?.synced() ?? Promise.resolve(),
+      recordsCaughtUp: () => this.#jobFiles?.caughtUp(),
+    });
+  }
+
+  get logger() {
+    return this.log.logger;
+  }
+
+  get interruptedBy(): NodeJS.Signals | undefined {
+    return this.#interruptedBy;
+  }
+
+  /** Cancels every job of the run; the recipe's scheduleJobs calls then resolve with `cancelled` jobs. */
+  interrupt(signal: NodeJS.Signals): void {
+    if (this.#interruptedBy) return;
+    this.#interruptedBy = signal;
+    this.logger.warn(`${signal} received: cancelling every job`);
+    this.#abort.abort();
+  }
+
+  /** Finds a recipe (by name or path) or else a tasks.cfg task; task defaults come first, `given` wins. */
+  async resolve(nameOrPath: string, given: Record<string, unknown>): Promise<{ recipe: LoadedRecipe; inputs: Record<string, unknown> }> {
+    let path = tryFind(nameOrPath, this.config);
+    const task = path ? undefined : await findTask(nameOrPath, this.config);
+    path ??= findRecipe(task ? task.recipe : nameOrPath, this.config);
+    const recipe = await loadRecipe(path);
+    const fields = recipe.RecipeClass.inputs ?? {};
+    const raw: Record<string, unknown> = {};
+    if (task) {
+      const byLowerName = new Map(Object.keys(fields).map((name) => [name.toLowerCase(), name]));
+      for (const [key, value] of Object.entries(task.inputs)) {
+        const name = byLowerName.get(key);
+        if (!name) throw new InputError(key, `${task.file}: task [${task.name}] sets ${key}, which recipe ${task.recipe} does not take`);
+        raw[name] = value;
+      }
+    }
+    // A recipe that declares a `hosts` input receives --hosts there too.
+    if ('hosts' in fields && this.#hostsGiven) raw.hosts = this.hosts;
+    Object.assign(raw, given);
+    return { recipe, inputs: resolveInputs(fields, raw) };
+  }
+
+  /**
+   * Starts the run's records for the top-level recipe. Jobs that succeeded in earlier runs of
+   * this job name are reused, unless `fresh`; if the recipe or its inputs changed since the
+   * last run, that is an error unless `fresh` or `resumeAnyway` says what to do.
+   */
+  begin(recipe: LoadedRecipe, inputs: Record<string, unknown>): void {
+    const inputsHash = hashOf({ recipe: recipe.name, inputs });
+    if (this.#journal && !this.#options.fresh) {
+      const recorded = readJournal(this.#journal.path);
+      const last = recorded.runs.at(-1)?.started;
+      if (last && recorded.succeeded.size > 0 && last.inputsHash !== inputsHash && !this.#options.resumeAnyway) {
+        throw new UsageError(`job ${this.jobName} was last run with ${describeChanges(last, recipe.name, inputs)}; `
+          + 'rerun with --fresh to start over, or --resume-anyway to keep the jobs it finished');
+      }
+      this.#reusable = recorded.succeeded;
+    }
+    this.#began = true;
+    this.events.emit({
+      type: 'run-started', v: RECORD_VERSION, time: new Date().toISOString(), run: this.runId, jobName: this.jobName,
+      recipe: recipe.name, recipePath: recipe.path, inputs, inputsHash, hosts: this.hosts, pid: process.pid, controlHost: hostname(),
+      fresh: Boolean(this.#options.fresh), logFile: this.log.logFile ?? null,
+    });
+    if (this.#reusable.size > 0) {
+      this.logger.info(`resuming job ${this.jobName}: ${this.#reusable.size} jobs succeeded in earlier runs and are not run again (--fresh reruns them)`);
+    }
+  }
+
+  /** Clears the status line for good, so that what follows (outputs, the summary) is plain text. */
+  stopLiveView(): void {
+    this.#statusLine?.stop();
+  }
+
+  /** Runs a recipe with checked inputs; resolves with its return code and outputs. */
+  async runRecipe(recipe: LoadedRecipe, inputs: Record<string, unknown>): Promise<RecipeResult> {
+    const context: RecipeContext = {
+      config: this.config,
+      logger: this.logger,
+      jobName: this.jobName,
+      jobDirectory: this.jobDirectory,
+      hosts: this.hosts,
+      recipePath: recipe.path,
+      recipeName: recipe.name,
+      scheduler: this.scheduler,
+      runTask: (name, overrides) => this.#runTask(name, overrides),
+    };
+    const instance = new recipe.RecipeClass(context, inputs);
+    this.logger.info(`recipe ${recipe.name} started`);
+    let returncode: number;
+    try {
+      const returned = await instance.go();
+      returncode = Number.isInteger(returned) ? returned : 1;
+    } catch (error) {
+      if (error instanceof UsageError) throw error;
+      const err = error instanceof Error ? error : new Error(String(error));
+      this.logger.error(`recipe ${recipe.name} raised ${err.name}: ${err.message}`);
+      this.logger.debug(err.stack ?? err.message);
+      returncode = 1;
+    }
+    if (returncode === 0) this.logger.info(`recipe ${recipe.name} completed`);
+    else this.logger.error(`recipe ${recipe.name} failed with return code ${returncode}`);
+    return { returncode, outputs: instance.outputs };
+  }
+
+  async #runTask(name: string, overrides: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const { recipe, inputs } = await this.resolve(name, overrides);
+    const result = await this.runRecipe(recipe, inputs);
+    if (result.returncode !== 0) throw new RecipeFailedError(name, result.returncode);
+    return result.outputs;
+  }
+
+  /** Logs how every job of the run ended, from its records; nothing when it ran no job. */
+  logSummary(): void {
+    const run = this.#recorded;
+    if (!run || run.jobs.size === 0) return;
+    const report = reportRun(this.jobDirectory, run);
+    const level = report.failures.length > 0 ? 'error' : 'info';
+    this.logger.log(level, `summary: ${headline(report)}`);
+    for (const line of detailLines(report)) this.logger.log(level, `  ${line}`);
+  }
+
+  /**
+   * Stops what is still running and writes the last log lines to disk; then, when the run
+   * began, records its end: a reader that sees run-ended knows every log line is written.
+   */
+  async close(ended?: { returncode: number; outputs: Record<string, unknown> }): Promise<void> {
+    await this.launchers.close();
+    this.stopLiveView();
+    await this.log.close();
+    await this.#jobFiles?.close();
+    if (this.#began && ended) {
+      this.events.emit({
+        type: 'run-ended', time: new Date().toISOString(), run: this.runId, returncode: ended.returncode,
+        interrupted: this.#interruptedBy ?? null, outputs: ended.outputs,
+      });
+    }
+    this.#journal?.close();
+  }
+
+}
+
+/** What differs between the recorded run and this one, for the message that asks what to do. */
+function describeChanges(last: RunStarted, recipe: string, inputs: Record<string, unknown>): string {
+  if (last.recipe !== recipe) return `recipe ${last.recipe}, not ${recipe}`;
+  const names = [...new Set([...Object.keys(last.inputs), ...Object.keys(inputs)])]
+    .filter((name) => canonicalJson(last.inputs[name]) !== canonicalJson(inputs[name]));
+  const shown = names.slice(0, 3).map((name) => `--${name} ${canonicalJson(last.inputs[name]) ?? '(unset)'}, now ${canonicalJson(inputs[name]) ?? '(unset)'}`);
+  return `other inputs (${shown.join('; ')}${names.length > 3 ? `; and ${names.length - 3} more` : ''})`;
+}
+
+function tryFind(nameOrPath: string, config: PipelineConfig): string | undefined {
+  try {
+    return findRecipe(nameOrPath, config);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A node script's path on the hosts: under install_root when it is part of the framework. */
+function installedPath(path: string, installRoot: string): string {
+  const inside = relative(frameworkRoot, path);
+  if (installRoot === frameworkRoot || inside.startsWith('..') || isAbsolute(inside)) return path;
+  return join(installRoot, inside);
+}
+
+/** The compute hosts of `[cluster] clusterdesc`, or localhost when none is configured. */
+export function clusterHosts(config: PipelineConfig): string[] {
+  const file = config.clusterdesc;
+  if (!file) return ['localhost'];
+  if (!existsSync(file)) throw new ConfigError(config.file, `${config.file}: [cluster] clusterdesc: ${file} does not exist; expected a clusterdesc file listing the compute nodes`);
+  const nodes = ClusterDescription.parse(readFileSync(file, 'utf8'), file).computeNodes();
+  return nodes.length > 0 ? nodes : ['localhost'];
+}
