@@ -33,6 +33,15 @@ export class InputError extends UsageError {
   }
 }
 
+/** A ComputeJob that cannot be run as created: an environment name that is not a variable name, an argument that is not JSON. */
+export class JobDefinitionError extends UsageError {
+  readonly job: string;
+  constructor(job: string, message: string) {
+    super(`job ${job}: ${message}`);
+    this.job = job;
+  }
+}
+
 /** A recipe or node script name that resolves to nothing. */
 export class NotFoundError extends UsageError {}
 

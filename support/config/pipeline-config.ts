@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism, homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { isVariableName } from '../protocol/shell-words.js';
 import { ConfigError } from '../errors.js';
 import { frameworkRoot, shippedConfigDirectory } from './framework-paths.js';
 import { IniFile, parseBool, parseList } from './ini.js';
@@ -216,7 +217,7 @@ export class PipelineConfig {
     for (const entry of this.getList('remote', 'environment')) {
       const eq = entry.indexOf('=');
       const name = eq === -1 ? entry : entry.slice(0, eq);
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+      if (!isVariableName(name)) {
         throw new ConfigError(this.file, `${this.#where('remote', 'environment')}: ${JSON.stringify(name)} is not an environment variable name`);
       }
       const value = eq === -1 ? process.env[name] : entry.slice(eq + 1);

@@ -1,5 +1,7 @@
 /** A ComputeJob: "run this node script (or command) on that host with these arguments". */
+import { JobDefinitionError } from '../errors.js';
 import type { JsonValue } from '../protocol/messages.js';
+import { isVariableName } from '../protocol/shell-words.js';
 import type { FailureReason, JobResults } from '../protocol/job-outcome.js';
 
 /** A node script to run as a job; made by `recipe.nodeScript(name)`. Any other command is a shell command. */
@@ -42,6 +44,54 @@ export type RetryOn = readonly FailureReason[] | ((results: JobResults) => boole
 
 let nextJobNumber = 1;
 
+/** Names go into the launch command: one that is not a variable name would be shell code on the host. */
+function checkEnvironment(job: string, environment: Record<string, string> | undefined): void {
+  if (environment === undefined) return;
+  if (typeof environment !== 'object' || environment === null) throw new JobDefinitionError(job, 'environment must be an object of NAME: value strings');
+  for (const [name, value] of Object.entries(environment)) {
+    if (!isVariableName(name)) {
+      throw new JobDefinitionError(job, `environment variable name ${JSON.stringify(name)} is not a valid name (letters, digits and _, not starting with a digit)`);
+    }
+    if (typeof value !== 'string') throw new JobDefinitionError(job, `environment variable ${name} must be a string, got ${describe(value)}`);
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'object') return `a ${value.constructor?.name ?? 'object without prototype'}`;
+  return typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`;
+}
+
+/**
+ * Arguments travel as JSON: a value JSON cannot carry (undefined, a function, NaN, a Map, a
+ * cycle) would arrive as null or {} on the node, so it is refused here, naming where it is.
+ */
+function checkJson(job: string, value: unknown, where: string, seen: Set<object> = new Set()): void {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return;
+    case 'number':
+      if (Number.isFinite(value)) return;
+      break;
+    case 'object': {
+      if (value === null) return;
+      if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return; // a Date: JSON.stringify has a defined text for it
+      const proto = Object.getPrototypeOf(value);
+      if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) break;
+      if (seen.has(value)) throw new JobDefinitionError(job, `${where} refers back to itself; arguments must be JSON (no cycles)`);
+      seen.add(value);
+      if (Array.isArray(value)) value.forEach((item, i) => checkJson(job, item, `${where}[${i}]`, seen));
+      else for (const [key, item] of Object.entries(value)) checkJson(job, item, `${where}.${key}`, seen);
+      seen.delete(value);
+      return;
+    }
+  }
+  throw new JobDefinitionError(job, `${where} is ${describe(value)}, which JSON cannot carry; arguments must be strings, finite numbers, booleans, null, arrays or plain objects`);
+}
+
 export class ComputeJob {
   /** Where the job runs; a job created without a host gets the least busy cluster host when it is scheduled. */
   host: string;
@@ -63,6 +113,8 @@ export class ComputeJob {
     this.args = [...args];
     this.options = options;
     this.id = options.name ?? String(nextJobNumber++);
+    checkEnvironment(this.id, options.environment);
+    this.args.forEach((arg, index) => checkJson(this.id, arg, `argument ${index}`));
     this.pinned = options.pinned ?? Boolean(host);
     this.results = { state: 'pending', returncode: null, signal: null, outputs: {}, duration: 0, host: this.host, retries: 0, attempts: [] };
   }

@@ -10,9 +10,17 @@ export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
-/** `NAME='value'` words for a shell command line. */
+/** A POSIX shell variable name: letters, digits and `_`, not starting with a digit. */
+export function isVariableName(name: string): boolean {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name);
+}
+
+/** `NAME='value'` words for a shell command line. A name that is not a variable name is never written: it would be shell code. */
 export function assignments(environment: Record<string, string>): string[] {
-  return Object.entries(environment).map(([name, value]) => `${name}=${shellQuote(value)}`);
+  return Object.entries(environment).map(([name, value]) => {
+    if (!isVariableName(name)) throw new TypeError(`${JSON.stringify(name)} is not an environment variable name`);
+    return `${name}=${shellQuote(value)}`;
+  });
 }
 
 /** `exec [env K=V ...] 'node' args...`: how a job's node process is started, with its environment on the command line. */

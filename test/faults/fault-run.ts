@@ -21,6 +21,7 @@ export interface JobSpec {
   pinned?: boolean;
   retries?: number;
   retryOn?: string[];
+  environment?: Record<string, string>;
 }
 
 export type JobReport = JobResults & { name: string };
