@@ -3,9 +3,10 @@
  * job behaves the same locally and remotely. Arguments of node scripts never appear here:
  * they travel on stdin, invisible to `ps` and safe from quoting.
  */
+import { randomBytes } from 'node:crypto';
 import type { ComputeJob } from './compute-job.js';
 import type { JsonValue } from '../protocol/messages.js';
-import { KILL_GRACE_MS } from '../protocol/process-group.js';
+import { JOB_MARK_VARIABLE, KILL_GRACE_MS } from '../protocol/process-group.js';
 import { assignments, execNode, shellQuote } from '../protocol/shell-words.js';
 
 export interface CommandPlacement {
@@ -26,22 +27,38 @@ export function jobEnvironment(job: ComputeJob, placement: CommandPlacement): Re
 /**
  * The guard in front of a plain command (a node script guards itself): a background shell reads
  * the job's stdin, which the master keeps open, and when it closes (the job ended, was cancelled,
- * or the master died) sends TERM to the job's process group, then KILL once the leader is gone or
- * the grace is over. OpenSSH does not kill a command whose channel closes; this does. The command
- * runs in its own `sh -c`, so its exit status is exact and its `wait` cannot see the guard.
+ * or the master died) sends TERM to the job's process group and to every process that carries
+ * the job's mark (`setsid`, `timeout` and daemons leave the group but keep their environment),
+ * then KILL to what is still there once the leader is gone or the grace is over. OpenSSH does
+ * not kill a command whose channel closes; this does. The command runs in its own `sh -c`, so
+ * its exit status is exact and its `wait` cannot see the guard. The guard does not carry the
+ * mark itself (it is forked before the export reaches a program's environment, and unsets it
+ * for the programs it runs), so its own `grep` and `sleep` are not taken for the job's.
  */
-export function processGroupGuard(graceMs: number = KILL_GRACE_MS): string {
+export function processGroupGuard(mark: string, graceMs: number = KILL_GRACE_MS): string {
   const ticks = Math.max(1, Math.ceil(graceMs / 100));
-  return "exec 9<&0 </dev/null; { trap '' TERM; while read -r _ <&9; do :; done; kill -TERM -$$; i=0; " +
-    `while kill -0 $$ && [ $i -lt ${ticks} ]; do sleep 0.1; i=$((i+1)); done; kill -KILL -$$; } >/dev/null 2>&1 & exec 9<&-`;
+  // m SIG: signal the marked processes; true when there were any (one grep over /proc per call).
+  const marked = `m() { n=1; for f in $(grep -lzx ${JOB_MARK_VARIABLE}=${mark} /proc/[0-9]*/environ 2>/dev/null); do f=\${f#/proc/}; kill -$1 \${f%/environ} && n=0; done; return $n; }`;
+  return `exec 9<&0 </dev/null; { unset ${JOB_MARK_VARIABLE}; trap '' TERM; while read -r _ <&9; do :; done; ${marked}; ` +
+    'kill -TERM -$$; l=; m TERM && l=1; i=0; ' +
+    `while { kill -0 $$ || { [ -n "$l" ] && m 0; }; } && [ $i -lt ${ticks} ]; do sleep 0.1; i=$((i+1)); done; ` +
+    '[ -n "$l" ] && m KILL; kill -KILL -$$; } >/dev/null 2>&1 & exec 9<&-';
+}
+
+/** A new mark for one launch of a job: random, so that no other job's processes carry it. */
+export function newJobMark(): string {
+  return randomBytes(12).toString('hex');
 }
 
 function argumentText(arg: JsonValue): string {
   return typeof arg === 'string' ? arg : JSON.stringify(arg);
 }
 
-/** `guard: false` leaves out a plain command's process-group guard, for showing the command to people (--dry-run). */
-export function buildCommand(job: ComputeJob, placement: CommandPlacement, { guard = true }: { guard?: boolean } = {}): string {
+/**
+ * `guard: false` leaves out a plain command's process-group guard and the job's mark, for
+ * showing the command to people (--dry-run). `mark` is the job's mark (default: a new one).
+ */
+export function buildCommand(job: ComputeJob, placement: CommandPlacement, { guard = true, mark = newJobMark() }: { guard?: boolean; mark?: string } = {}): string {
   const parts: string[] = [];
   if (placement.workingDirectory) {
     // `cd` first: mkdir is a program (a fork and an exec per job) and the directory exists for all but the first.
@@ -49,11 +66,11 @@ export function buildCommand(job: ComputeJob, placement: CommandPlacement, { gua
     parts.push(`{ cd ${dir} 2>/dev/null || { mkdir -p ${dir} && cd ${dir}; }; } || exit 126`);
   }
   // `export` is a shell builtin; `exec env K=V node` would exec one more program before node.
-  const words = assignments(jobEnvironment(job, placement));
+  const words = assignments(guard ? { ...jobEnvironment(job, placement), [JOB_MARK_VARIABLE]: mark } : jobEnvironment(job, placement));
   if (words.length > 0) parts.push(`export ${words.join(' ')}`);
   if (typeof job.command === 'string') {
     const command = [job.command, ...job.args.map((arg) => shellQuote(argumentText(arg)))].join(' ');
-    if (guard) parts.push(processGroupGuard(), `exec /bin/sh -c ${shellQuote(command)}`);
+    if (guard) parts.push(processGroupGuard(mark), `exec /bin/sh -c ${shellQuote(command)}`);
     else parts.push(command);
   } else {
     // fd 3 carries the runtime's messages; the node's own stdout joins stderr (DESIGN.md §4).

@@ -7,16 +7,24 @@ class LocalProcess implements LaunchedProcess {
   readonly #child: ChildProcess;
   readonly exited: Promise<ExitStatus>;
   #killTimer: NodeJS.Timeout | undefined;
+  #leftoverTimer: NodeJS.Timeout | undefined;
 
   constructor(child: ChildProcess) {
     this.#child = child;
     this.exited = new Promise((resolve) => {
-      // The shell is gone: anything it left in its group goes too, or it would hold the pipes open.
+      // The main process ended: EOF on stdin lets the job's guard (or node runtime) clear away what
+      // it left running, in its group or not, as over SSH. Should nothing do so, the group is
+      // killed after the grace, so that it cannot hold the pipes open for ever.
       child.on('exit', () => {
-        if (child.pid) signalGroup(child.pid, 'SIGKILL');
+        child.stdin!.end();
+        this.#leftoverTimer = setTimeout(() => {
+          if (child.pid) signalGroup(child.pid, 'SIGKILL');
+        }, KILL_GRACE_MS + 1000);
+        this.#leftoverTimer.unref();
       });
       child.on('close', (code, signal) => {
         clearTimeout(this.#killTimer);
+        clearTimeout(this.#leftoverTimer);
         resolve({ code, signal });
       });
     });

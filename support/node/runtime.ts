@@ -6,7 +6,7 @@
  */
 import { fstatSync, realpathSync, writeSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { KILL_GRACE_MS, ownProcessGroup, signalGroup, groupIsAlive } from '../protocol/process-group.js';
+import { groupIsAlive, JOB_MARK_VARIABLE, KILL_GRACE_MS, livingMembers, markedProcesses, ownProcessGroup, signalEach, signalGroup } from '../protocol/process-group.js';
 import {
   decodeStartMessage, encodeMessage, LOG_LEVELS,
   type JsonValue, type LogLevel, type NodeMessage,
@@ -139,13 +139,16 @@ export abstract class Node {
   /**
    * Runs an external program with its output streamed into the log line by line; resolves
    * with its exit code (128 + signal number when it was killed). It stays in this job's
-   * process group, so it dies with the job.
+   * process group and carries the job's mark, so it dies with the job.
    */
   async exec(file: string, args: readonly string[] = [], options: ExecOptions = {}): Promise<number> {
     const level = options.level ?? 'info';
     const [{ spawn }, { LineSplitter }] = await Promise.all([import('node:child_process'), import('../protocol/line-splitter.js')]);
     return new Promise((resolve, reject) => {
-      const child = spawn(file, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      // A program given its own environment keeps the job's mark, so that it cannot outlive the job.
+      const mark = process.env[JOB_MARK_VARIABLE];
+      const env = options.env && mark ? { ...options.env, [JOB_MARK_VARIABLE]: mark } : options.env ?? process.env;
+      const child = spawn(file, args, { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
       for (const [stream, name] of [[child.stdout, 'stdout'], [child.stderr, 'stderr']] as const) {
         const lines = new LineSplitter((line) => this.logger.log(level, line.text, { program: file, stream: name }));
         stream.on('data', (chunk: Buffer) => lines.push(chunk));
@@ -216,27 +219,62 @@ function readStartLine(onClose: () => void): Promise<string> {
   });
 }
 
-/** The master has gone (stdin closed): take the whole process group down, then ourselves. */
-function killOwnGroup(): void {
+/**
+ * Stops everything the job started: its process group, and whatever left the group but carries
+ * the job's mark (`setsid`, `timeout`, detached children): TERM, then KILL to what is still there
+ * after the grace, or at once when nothing is. Calls `done` when nothing is left. Once only: a
+ * second call (the group TERM reaching us, stdin closing meanwhile) leaves it to the first.
+ */
+let stopping = false;
+function stopJobProcesses(done: () => void): void {
+  if (stopping) return;
+  stopping = true;
   const pgid = ownProcessGroup();
-  process.on('SIGTERM', () => {}); // the group TERM below must not cut our own clean-up short
-  signalGroup(pgid, 'SIGTERM');
+  const ownGroup = pgid === process.pid; // else we were started by hand: not our group to clean
+  const mark = process.env[JOB_MARK_VARIABLE];
+  const marked = () => (mark ? markedProcesses(mark) : []);
+  if (ownGroup) signalGroup(pgid, 'SIGTERM');
+  let left = signalEach(marked(), 'SIGTERM');
+  // Members of the group carry the mark too (unless they cleared their environment): when no
+  // marked process is left, the common case, one pass over /proc was all it took.
+  if (left.length === 0) {
+    done();
+    return;
+  }
+  const alive = () => signalEach(left, 0).length > 0 || (ownGroup && groupIsAlive(pgid, process.pid));
   const deadline = Date.now() + KILL_GRACE_MS;
   const check = setInterval(() => {
-    if (!groupIsAlive(pgid, process.pid) || Date.now() > deadline) {
-      clearInterval(check);
-      signalGroup(pgid, 'SIGKILL');
-      process.exit(137);
-    }
+    if (alive() && Date.now() < deadline) return;
+    clearInterval(check);
+    left = [...new Set([...left, ...marked()])]; // and whatever was started meanwhile
+    signalEach(left, 'SIGKILL');
+    if (ownGroup) signalEach(livingMembers(pgid).filter((pid) => pid !== process.pid), 'SIGKILL');
+    done();
   }, 50);
 }
 
-/** After a normal end, no child of the job may outlive it. */
-function reapChildren(): void {
-  const pgid = ownProcessGroup();
-  if (pgid !== process.pid) return; // not our group to clean: we were started by hand
-  process.on('SIGTERM', () => {});
-  signalGroup(pgid, 'SIGTERM');
+/**
+ * A TERM for the node (a cancelled or timed-out job) reaches what left its group too; then the
+ * node ends by TERM as it would have, unless the script handles TERM itself. Also keeps the group
+ * TERM of stopJobProcesses from cutting our own clean-up short.
+ */
+function onTerminate(): void {
+  const scriptHandlesTerm = process.listenerCount('SIGTERM') > 1;
+  stopJobProcesses(() => {
+    if (scriptHandlesTerm) return;
+    process.removeAllListeners('SIGTERM');
+    process.kill(process.pid, 'SIGTERM');
+  });
+}
+
+/** The master has gone (stdin closed): take everything of the job down, then ourselves. */
+function killOwnGroup(): void {
+  stopJobProcesses(() => process.exit(137));
+}
+
+/** After a normal end, no process of the job may outlive it; then exit with `code`. */
+function reapAndExit(code: number): void {
+  stopJobProcesses(() => process.exit(code));
 }
 
 /** process.stdout and process.stderr as far as the script (or anything it loaded) has used them. */
@@ -290,11 +328,9 @@ async function runAsJob(NodeClass: NodeClass): Promise<void> {
     const err = error instanceof Error ? error : new Error(String(error));
     sink.send({ type: 'exception', job, name: err.name, message: err.message, stack: err.stack });
     sink.flush();
-    void stdioWritten().then(() => {
-      reapChildren();
-      process.exit(1);
-    });
+    void stdioWritten().then(() => reapAndExit(1));
   };
+  process.on('SIGTERM', onTerminate);
   process.on('uncaughtException', fail);
   process.on('unhandledRejection', fail);
 
@@ -318,6 +354,5 @@ async function runAsJob(NodeClass: NodeClass): Promise<void> {
   sink.send({ type: 'result', job, returncode });
   sink.flush();
   await stdioWritten();
-  reapChildren();
-  process.exit(returncode);
+  reapAndExit(returncode);
 }

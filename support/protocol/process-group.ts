@@ -3,7 +3,7 @@
  * (sshd and the local launcher both start it as a session leader), so killing the group kills
  * the node script, its children and their children.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 
 /** Between TERM and KILL when a job is stopped, on every side: node runtime, shell watchdog, master. */
 export const KILL_GRACE_MS = 2000;
@@ -58,3 +58,63 @@ export function livingMembers(pgid: number): number[] {
   return members;
 }
 
+
+/**
+ * The variable that marks every process of one job attempt: the launch command exports it with a
+ * value of its own, and a process keeps it through `setsid`, `timeout`, `nohup` and daemonizing,
+ * which all leave the job's process group. At the job's end the node runtime and the shell guard
+ * look for it under /proc and stop what carries it.
+ */
+export const JOB_MARK_VARIABLE = 'PIPELINE_JOB_MARK';
+
+const environBuffer = Buffer.allocUnsafe(64 * 1024);
+
+/** Whether /proc/<pid>/environ holds `needle` (`NAME=value\0`) as a whole entry; false when unreadable (another user's process, gone). */
+function environHas(pid: string, needle: Buffer): boolean {
+  let fd: number;
+  try {
+    fd = openSync(`/proc/${pid}/environ`, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    // The initial environment is what a process was started with; it is rarely over 64 KiB, and the mark is near its end.
+    let length = 0;
+    for (let read; length < environBuffer.length && (read = readSync(fd, environBuffer, length, environBuffer.length - length, null)) > 0;) length += read;
+    const text = length < environBuffer.length ? environBuffer.subarray(0, length) : readFileSync(`/proc/${pid}/environ`);
+    for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + 1)) {
+      if (at === 0 || text[at - 1] === 0) return true;
+    }
+    return false;
+  } catch {
+    return false;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The living processes whose environment carries the job's mark, except `except` (this process). One pass over /proc. */
+export function markedProcesses(mark: string, except: readonly number[] = [process.pid]): number[] {
+  const needle = Buffer.from(`${JOB_MARK_VARIABLE}=${mark}\0`);
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const first = entry.charCodeAt(0);
+    if (first < 48 || first > 57) continue;
+    const pid = Number(entry);
+    if (except.includes(pid)) continue;
+    if (environHas(entry, needle)) found.push(pid); // a zombie's environ reads empty
+  }
+  return found;
+}
+
+/** Sends `signal` to each of `pids`; the ones still there. */
+export function signalEach(pids: readonly number[], signal: NodeJS.Signals | 0): number[] {
+  return pids.filter((pid) => {
+    try {
+      process.kill(pid, signal);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}

@@ -280,8 +280,8 @@ describe('support/dispatch/launch-command', () => {
     });
 
     it('scales its polling to the grace it is given', () => {
-      expect(processGroupGuard(500)).to.include('-lt 5 ]');
-      expect(processGroupGuard(50)).to.include('-lt 1 ]');
+      expect(processGroupGuard('m', 500)).to.include('-lt 5 ]');
+      expect(processGroupGuard('m', 50)).to.include('-lt 1 ]');
     });
   });
 });
