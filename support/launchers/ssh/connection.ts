@@ -126,7 +126,8 @@ export class SshConnection {
     const knownHosts = new KnownHosts(target.knownHostsFiles);
     let hostKeyProblem: string | undefined;
     const hostVerifier = (blob: Buffer): boolean => {
-      if (target.hostKeyPolicy === 'no') return true;
+      // `StrictHostKeyChecking no` accepts an unknown key (recorded and warned about, as accept-new);
+      // a changed or revoked key is refused whatever ssh_config says: it is what an attacker presents.
       const verdict = knownHosts.check(target.hostname, target.port, blob, target.alias === target.hostname ? [] : [target.alias]);
       const print = `${keyTypeOf(blob)} ${fingerprint(blob)}`;
       switch (verdict.status) {
@@ -139,7 +140,7 @@ export class SshConnection {
           hostKeyProblem = `host key of ${target.alias} is revoked in ${verdict.file}:${verdict.line}`;
           return false;
         case 'unknown':
-          if (target.hostKeyPolicy === 'accept-new') {
+          if (target.hostKeyPolicy === 'accept-new' || target.hostKeyPolicy === 'no') {
             const file = knownHosts.add(target.hostname, target.port, blob);
             options.onNewHostKey?.(target, file, print);
             return true;

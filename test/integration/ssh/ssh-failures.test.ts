@@ -45,6 +45,18 @@ describe('ssh launcher: host keys, authentication, unreachable hosts', function 
     expect(jobs[0]!.message).to.match(new RegExp(`host key of node1 .* has CHANGED: .*differs from ${wrong.replace(/\./g, '\\.')}:2`));
   });
 
+  it('refuses a changed host key under StrictHostKeyChecking no too; an unknown one is accepted with a warning naming its fingerprint', async () => {
+    const node1 = p.cluster.hosts[0]!;
+    const other = p.cluster.hosts[1]!.hostKeyPublic.split(' ').slice(0, 2).join(' ');
+    const wrong = knownHosts('changed-no', `[${node1.address}]:${node1.port} ${other}\n`);
+    sshConfigVariant('changed-no', (t) => t.replaceAll(p.cluster.knownHostsPath, wrong).replaceAll('StrictHostKeyChecking yes', 'StrictHostKeyChecking no'));
+    const { jobs, stderr } = await runWhere('node1,node3');
+    expect(jobs[0]).to.include({ state: 'failed', failure: 'launch-failed' });
+    expect(jobs[0]!.message).to.match(new RegExp(`host key of node1 .* has CHANGED: .*differs from ${wrong.replace(/\./g, '\\.')}:1`));
+    expect(jobs[1]).to.include({ state: 'succeeded' });
+    expect(stderr).to.match(/accepted new host key of node3 \(ssh-ed25519 SHA256:\S+\) into /);
+  });
+
   it('matches hashed known_hosts entries', async () => {
     const hashed = knownHosts('hashed', readFileSync(p.cluster.knownHostsPath, 'utf8'));
     execFileSync('ssh-keygen', ['-H', '-f', hashed], { stdio: 'ignore' });
