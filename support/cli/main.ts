@@ -19,6 +19,16 @@ const GLOBAL_OPTIONS = {
   config: { type: 'string', describe: 'pipeline.cfg to use (default: ./pipeline.cfg, ~/.pipeline.cfg, the shipped one)' },
 } as const;
 
+/** Options that take one value: given twice, yargs makes a list of them, which nothing below expects. */
+const SINGLE_VALUED = ['config', 'job-name', 'hosts', 'job'];
+
+function refuseRepeated(argv: Record<string, unknown>): void {
+  for (const name of SINGLE_VALUED) {
+    const value = argv[name];
+    if (Array.isArray(value)) throw new UsageError(`--${name} was given ${value.length} times (${value.map(String).join(', ')}); give it once`);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   let result: Promise<number> | undefined;
   await yargs(argv)
@@ -26,6 +36,7 @@ async function main(argv: string[]): Promise<number> {
     .usage('$0 <command> [options]')
     .parserConfiguration({ 'camel-case-expansion': false, 'parse-numbers': false, 'parse-positional-numbers': false, 'dot-notation': false })
     .options(GLOBAL_OPTIONS)
+    .middleware(refuseRepeated)
     .command('run <recipe>', 'run a recipe (name or path to a .js file); recipe inputs are --<input> value', (y) => y
       .positional('recipe', { type: 'string', describe: 'recipe name, tasks.cfg task, or path to a .js recipe' })
       .option('job-name', { alias: 'j', type: 'string', describe: 'job name (default: the recipe name); the same name resumes' })

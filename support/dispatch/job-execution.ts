@@ -13,7 +13,10 @@ import type { Logger } from '../logging/run-log.js';
 import type { ComputeJob } from './compute-job.js';
 import type { AttemptRecord, FailureReason, JobResults, LaunchProblem } from '../protocol/job-outcome.js';
 import { LaunchError, type ExitStatus, type LaunchedProcess, type Launcher } from '../launchers/launcher.js';
-import { decodeNodeMessage, encodeMessage, PROTOCOL_VERSION, type JsonValue, type LogLevel, type NodeMessage } from '../protocol/messages.js';
+import {
+  cutText, decodeNodeMessage, encodeMessage, MAX_LOG_MESSAGE_BYTES, MAX_MESSAGE_LINE_BYTES, MAX_OUTPUTS_BYTES, PROTOCOL_VERSION,
+  type JsonValue, type LogLevel, type NodeMessage,
+} from '../protocol/messages.js';
 
 /** Lines of a plain command's stdout kept in `outputs.stdout`; the log gets all of them. */
 const MAX_STDOUT_LINES = 10_000;
@@ -56,6 +59,10 @@ class JobExecution {
   #stdoutDropped = 0;
   #stdoutBytes = 0;
   #outputs: Record<string, JsonValue> = {};
+  /** Bytes of outputs messages so far; once over MAX_OUTPUTS_BYTES the job fails and its outputs are dropped. */
+  #outputsBytes = 0;
+  #outputsTooLarge = false;
+  #launched: LaunchedProcess | undefined;
   #exception: { name: string; message: string; stack?: string } | undefined;
   #messages = 0;
   #timedOut = false;
@@ -104,6 +111,7 @@ class JobExecution {
 
   async #watch(launched: LaunchedProcess): Promise<ExitStatus> {
     const job = this.#job;
+    this.#launched = launched;
     const abort = () => {
       this.#cancelled = true;
       launched.terminate(this.#options.graceMs);
@@ -117,7 +125,9 @@ class JobExecution {
       }, this.#options.timeout * 1000)
       : undefined;
 
-    const stdout = new LineSplitter(job.isNodeScript ? (line) => this.#onMessageLine(line) : (line) => this.#onStdoutLine(line));
+    const stdout = job.isNodeScript
+      ? new LineSplitter((line) => this.#onMessageLine(line), MAX_MESSAGE_LINE_BYTES)
+      : new LineSplitter((line) => this.#onStdoutLine(line));
     const stderr = new LineSplitter((line) => this.#onStderrLine(line));
     const pressure = this.#options.logPressure;
     let paused = false;
@@ -159,6 +169,10 @@ class JobExecution {
 
   #onMessageLine(line: Line): void {
     if (line.text === '') return;
+    if (line.cutBytes > 0 && /^\s*\{\s*"type"\s*:\s*"outputs"/.test(line.text.slice(0, 64))) {
+      this.#outputsOverCap(Buffer.byteLength(line.text) + line.cutBytes);
+      return;
+    }
     let message: NodeMessage;
     try {
       if (line.cutBytes > 0) throw new ProtocolError(`message longer than the line cap (${line.cutBytes} bytes dropped)`);
@@ -176,14 +190,20 @@ class JobExecution {
         // The object form: with (message, meta) winston treats %s, %d... in the message as format tokens and drops the meta.
         const host = this.#job.host;
         const job = this.#job.id;
-        const info: LogEntry = { host, job, ...message.meta, level: message.level, message: message.message };
+        // The runtime cuts long messages; a message cut here came from a node that does not.
+        const { text, cut } = cutText(message.message, MAX_LOG_MESSAGE_BYTES);
+        const info: LogEntry = { host, job, ...message.meta, level: message.level, message: text };
         info.host = host;
         info.job = job;
+        if (cut + (message.cut ?? 0) > 0) info.cut = cut + (message.cut ?? 0);
         logRecord(this.#options.logger, info); // the run's logger, with host and job in the record: no child logger's copy per line
         break;
       }
       case 'outputs':
-        this.#outputs = { ...this.#outputs, ...message.outputs };
+        if (this.#outputsTooLarge) break;
+        this.#outputsBytes += Buffer.byteLength(line.text);
+        if (this.#outputsBytes > MAX_OUTPUTS_BYTES) this.#outputsOverCap(this.#outputsBytes);
+        else Object.assign(this.#outputs, message.outputs);
         break;
       case 'exception':
         this.#exception = { name: message.name, message: message.message, stack: message.stack };
@@ -191,6 +211,18 @@ class JobExecution {
         break;
       case 'result':
         break;
+    }
+  }
+
+  /** Outputs over the cap cannot all arrive: the job fails, what came is dropped, and a job still sending is stopped. */
+  #outputsOverCap(bytes: number): void {
+    if (!this.#outputsTooLarge) {
+      this.#outputsTooLarge = true;
+      this.#outputsBytes = bytes;
+      this.#outputs = {};
+      this.#launched?.terminate(this.#options.graceMs);
+    } else {
+      this.#outputsBytes = Math.max(this.#outputsBytes, bytes);
     }
   }
 
@@ -223,6 +255,12 @@ class JobExecution {
     }
     if (this.#cancelled) return { failure: 'cancelled', message: 'cancelled' };
     if (this.#timedOut) return { failure: 'timeout', message: `timed out after ${this.#options.timeout} s` };
+    if (this.#outputsTooLarge) {
+      return {
+        failure: 'outputs-too-large',
+        message: `outputs reached ${this.#outputsBytes} bytes, over the cap of 16 MiB (${MAX_OUTPUTS_BYTES} bytes); write large results to files and put their paths in outputs`,
+      };
+    }
     if (status.connectionLost) return { failure: 'connection-lost', message: `connection to ${this.#job.host} lost while the job ran` };
     if (this.#exception) {
       return { failure: 'node-exception', message: `node script threw ${this.#exception.name}: ${this.#exception.message}`, stack: this.#exception.stack };

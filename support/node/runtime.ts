@@ -8,7 +8,7 @@ import { fstatSync, realpathSync, writeSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { groupIsAlive, JOB_MARK_VARIABLE, KILL_GRACE_MS, livingMembers, markedProcesses, ownProcessGroup, signalEach, signalGroup } from '../protocol/process-group.js';
 import {
-  decodeStartMessage, encodeMessage, LOG_LEVELS,
+  cutText, decodeStartMessage, encodeMessage, LOG_LEVELS, MAX_LOG_MESSAGE_BYTES,
   type JsonValue, type LogLevel, type NodeMessage,
 } from '../protocol/messages.js';
 
@@ -91,7 +91,10 @@ function createNodeLogger(sink: MessageSink, job: string, maxLevel: LogLevel): N
   const limit = LOG_LEVELS.indexOf(maxLevel);
   const log = (level: LogLevel, message: string, meta?: Record<string, JsonValue>): void => {
     if (LOG_LEVELS.indexOf(level) > limit) return;
-    sink.send(meta ? { type: 'log', job, level, message: String(message), meta } : { type: 'log', job, level, message: String(message) });
+    const { text, cut } = cutText(String(message), MAX_LOG_MESSAGE_BYTES);
+    const record: NodeMessage = meta ? { type: 'log', job, level, message: text, meta } : { type: 'log', job, level, message: text };
+    if (cut > 0) record.cut = cut;
+    sink.send(record);
   };
   return {
     log,

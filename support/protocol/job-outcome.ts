@@ -13,7 +13,8 @@ export type FailureReason =
   | 'connection-lost' // the connection to its host dropped while it ran
   | 'launch-failed'   // could not be started: host unreachable, authentication, host key, executable missing
   | 'cancelled'       // the run was interrupted, or fail-fast stopped it
-  | 'node-exception'; // the node script threw
+  | 'node-exception'  // the node script threw
+  | 'outputs-too-large'; // its outputs were over the cap (MAX_OUTPUTS_BYTES): they could not all arrive
 
 export type JobState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
 

@@ -8,6 +8,13 @@ import { ProtocolError } from '../errors.js';
 
 export const PROTOCOL_VERSION = 1;
 
+/** A job's outputs, all its outputs messages together as JSON, arrive whole up to this size; past it the job fails with `outputs-too-large`. */
+export const MAX_OUTPUTS_BYTES = 16 * 1024 * 1024;
+/** A log message longer than this is cut (on a character boundary) and marked with the bytes dropped; as long as an output line. */
+export const MAX_LOG_MESSAGE_BYTES = 64 * 1024;
+/** The longest message line the master reads from a node: the largest outputs, and room for the envelope. */
+export const MAX_MESSAGE_LINE_BYTES = MAX_OUTPUTS_BYTES + 64 * 1024;
+
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'verbose' | 'debug';
@@ -28,6 +35,8 @@ export interface LogMessage {
   level: LogLevel;
   message: string;
   meta?: Record<string, JsonValue>;
+  /** Bytes cut from the end of the message (it was longer than MAX_LOG_MESSAGE_BYTES). */
+  cut?: number;
 }
 
 export interface OutputsMessage {
@@ -52,6 +61,17 @@ export interface ResultMessage {
 
 export type NodeMessage = LogMessage | OutputsMessage | ExceptionMessage | ResultMessage;
 
+/** `text` cut to at most `maxBytes` of UTF-8, on a character boundary, and how many bytes were cut. */
+export function cutText(text: string, maxBytes: number): { text: string; cut: number } {
+  // Each UTF-16 unit is at most 3 bytes: a text this short cannot be over.
+  if (text.length * 3 <= maxBytes) return { text, cut: 0 };
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length <= maxBytes) return { text, cut: 0 };
+  let end = maxBytes;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return { text: bytes.toString('utf8', 0, end), cut: bytes.length - end };
+}
+
 export function encodeMessage(message: StartMessage | NodeMessage): string {
   return JSON.stringify(message) + '\n';
 }
@@ -75,6 +95,7 @@ export function decodeNodeMessage(line: string): NodeMessage {
       if (typeof value.message !== 'string') throw new ProtocolError('log message without a string "message"');
       if (!LOG_LEVELS.includes(value.level as LogLevel)) throw new ProtocolError(`log message with unknown level ${JSON.stringify(value.level)}`);
       if (value.meta !== undefined && !isRecord(value.meta)) throw new ProtocolError('log message whose "meta" is not an object');
+      if (value.cut !== undefined && !(Number.isInteger(value.cut) && (value.cut as number) >= 0)) throw new ProtocolError('log message whose "cut" is not a byte count');
       return value as unknown as LogMessage;
     case 'outputs':
       if (!isRecord(value.outputs)) throw new ProtocolError('outputs message whose "outputs" is not an object');

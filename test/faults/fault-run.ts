@@ -62,8 +62,10 @@ export function sshTestHosts(): { readonly p: SshPipeline } {
 
 let runNumber = 0;
 
+/** `extraArgs` may name the job (`--job-name X`, for a rerun of the same job); by default every run is a job of its own. */
 export function startFaultRun(p: SshPipeline, specs: JobSpec[], extraArgs: string[] = []): FaultRun {
-  const jobName = `faults${++runNumber}`;
+  const named = extraArgs.indexOf('--job-name');
+  const jobName = named === -1 ? `faults${++runNumber}` : extraArgs.splice(named, 2)[1]!;
   const master = spawn(process.execPath, [cliPath, 'run', 'faults', '--job-name', jobName, '--jobs', JSON.stringify(specs), '--config', p.ws.configPath, ...extraArgs], {
     cwd: p.ws.dir,
     stdio: ['ignore', 'pipe', 'pipe'],

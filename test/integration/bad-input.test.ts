@@ -22,6 +22,11 @@ describe('bad input: exit 2 and one clear line', function () {
     expectUsageError(await ws.run(['run', 'no_such_recipe']), /^pipeline: unknown recipe "no_such_recipe": not found in .*recipes/);
   });
 
+  it('a one-value option given twice', async () => {
+    expectUsageError(await ws.run(['run', 'greet', '--job-name', 'a', '--job-name', 'b']), /^pipeline: --job-name was given 2 times \(a, b\); give it once$/);
+    expectUsageError(await ws.run(['status', '--config', 'x.cfg']), /^pipeline: --config was given 2 times \(x\.cfg, .*pipeline\.cfg\); give it once$/);
+  });
+
   it('a recipe path that does not exist', async () => {
     expectUsageError(await ws.run(['run', './nowhere/r.js']), /^pipeline: recipe file \.\/nowhere\/r\.js does not exist$/);
   });
