@@ -206,7 +206,9 @@ const RAW_CHANNELS_PER_CONNECTION = 4;
 
 /**
  * Milliseconds to connect to every host (ceil(perHost / 4) connections each) and run `count`
- * jobs spread evenly over them, `perHost` channels in flight per host.
+ * jobs spread evenly over them, `perHost` channels in flight per host. `job` is asked once per
+ * job: a framework command carries a mark of its own (PIPELINE_JOB_MARK), and two jobs with the
+ * same mark would stop each other's processes.
  */
 async function rawRun(cluster: SshPipeline['cluster'], hosts: readonly TestHost[], count: number, perHost: number, job: (host: TestHost) => RawJob): Promise<number> {
   const key = readFileSync(cluster.userKeyPath);
@@ -216,8 +218,8 @@ async function rawRun(cluster: SshPipeline['cluster'], hosts: readonly TestHost[
   const connections = await Promise.all(hosts.map((host) => Promise.all(Array.from({ length: connectionsPerHost }, () => RawSsh.open(host, cluster.user, key)))));
   try {
     await Promise.all(hosts.map((host, h) => {
-      const { command, stdin } = job(host);
       return pool(share(count, hosts.length, h), perHost, async (_index, lane) => {
+        const { command, stdin } = job(host);
         const code = await connections[h]![lane % connectionsPerHost]!.exec(command, stdin);
         if (code !== 0) throw new Error(`raw ssh2: ${command.slice(0, 80)} on ${host.alias} exited ${code}`);
       });
@@ -404,7 +406,7 @@ async function shellJobsOn(p: SshPipeline, configPath: string, hosts: readonly T
   const ids = hosts.length === 1 ? ['1a', '1b', '1c'] : ['1d', '1e', '1f'];
   const aliases = hosts.map((h) => h.alias);
   const placement = await placementOf(configPath);
-  const guarded = buildCommand(new ComputeJob('bench', 'true'), placement);
+  const guarded = () => buildCommand(new ComputeJob('bench', 'true'), placement);
   const unguarded = buildCommand(new ComputeJob('bench', 'true'), placement, { guard: false });
   const n = s.jobs;
   // ssh processes and parallel's perl cost tens of ms of CPU per job: fewer jobs, the same rate.
@@ -425,8 +427,8 @@ async function shellJobsOn(p: SshPipeline, configPath: string, hosts: readonly T
     return perSecond(count, timing.dispatchMs + timing.finishMs);
   };
   const rawCpu: number[] = [];
-  const raw = async (count: number, command: string) => {
-    const ms = await rawRun(p.cluster, hosts, count, s.perHost, () => ({ command }));
+  const raw = async (count: number, command: string | (() => string)) => {
+    const ms = await rawRun(p.cluster, hosts, count, s.perHost, () => ({ command: typeof command === 'string' ? command : command() }));
     if (count === n && command === 'true') rawCpu.push(rawCpuMs / count);
     return perSecond(count, ms);
   };
