@@ -2,7 +2,7 @@
 import { basename, extname } from 'node:path';
 import { locateConfig, PipelineConfig } from '../config/pipeline-config.js';
 import { InterruptedError, NotFoundError } from '../errors.js';
-import { findJobDirectory } from '../records/job-directories.js';
+import { checkJobName, findJobDirectory } from '../records/job-directories.js';
 import { journalPath, readJournal } from '../records/job-journal.js';
 import { PipelineRun } from '../run/pipeline-run.js';
 import type { LogLevel } from '../protocol/messages.js';
@@ -35,6 +35,7 @@ interface RunRequest {
 }
 
 async function execute({ config, jobName, recipe: recipeArg, inputs: given, args }: RunRequest): Promise<number> {
+  checkJobName(jobName);
   const hosts = args.hosts === undefined ? undefined : [args.hosts].flat().map(String).join(',');
   const json = Boolean(args.json);
   const run = new PipelineRun({

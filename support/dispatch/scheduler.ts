@@ -4,6 +4,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
+import { JobDefinitionError } from '../errors.js';
 import type { ComputeJob, RetryOn } from './compute-job.js';
 import type { AttemptRecord, JobResults } from '../protocol/job-outcome.js';
 import { Fifo } from './fifo.js';
@@ -179,6 +180,9 @@ export class Scheduler {
   readonly health: HostHealth;
   readonly #identities = new JobIdentities();
   readonly #keys = new WeakMap<ComputeJob, string>();
+  /** The names of the run's jobs, and the jobs they belong to: a job's log, files and records are found by its name. */
+  readonly #names = new Set<string>();
+  readonly #named = new WeakSet<ComputeJob>();
 
   constructor(settings: SchedulerSettings) {
     this.#settings = settings;
@@ -188,6 +192,7 @@ export class Scheduler {
   /** Runs the jobs; `recipe` (the calling recipe's name) is part of each job's identity for resume. */
   async run(jobs: readonly ComputeJob[], options: ScheduleOptions = {}, onEnded?: JobEndedListener, recipe = ''): Promise<void> {
     const settings = this.#settings;
+    this.#claimNames(jobs);
     const pending: ComputeJob[] = [];
     const reused: ComputeJob[] = [];
     for (const job of jobs) {
@@ -329,6 +334,22 @@ export class Scheduler {
 
   #emit(event: RunEvent): void {
     this.#settings.events?.emit(event);
+  }
+
+  /** Refuses, before any of them runs, a job whose name another job of the run already has. */
+  #claimNames(jobs: readonly ComputeJob[]): void {
+    const fresh = new Set<string>();
+    for (const job of jobs) {
+      if (this.#named.has(job)) continue; // the same job scheduled again
+      if (this.#names.has(job.id) || fresh.has(job.id)) {
+        throw new JobDefinitionError(job.id, 'another job of this run has the same name; give each job a name of its own (its log, files and records are found by it)');
+      }
+      fresh.add(job.id);
+    }
+    for (const job of jobs) {
+      this.#names.add(job.id);
+      this.#named.add(job);
+    }
   }
 
   #queued(job: ComputeJob): void {

@@ -2,8 +2,15 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { PipelineConfig } from '../config/pipeline-config.js';
-import { NotFoundError } from '../errors.js';
+import { NotFoundError, UsageError } from '../errors.js';
 import { journalPath } from './job-journal.js';
+
+/** A job name is one path segment, so that no run writes outside `<runtime_directory>/jobs/`. */
+export function checkJobName(jobName: string): void {
+  if (!/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(jobName) || jobName.length > 200) {
+    throw new UsageError(`job name ${JSON.stringify(jobName)}: expected one path segment of letters, digits, '.', '_' and '-', not starting with '.' (at most 200 characters)`);
+  }
+}
 
 export function jobDirectoryFor(config: PipelineConfig, jobName: string): string {
   return config.withVars({ job_name: jobName }).jobDirectory;
@@ -39,6 +46,7 @@ export function findJobDirectory(config: PipelineConfig, jobName: string | undef
     if (!newest) throw new NotFoundError(`no runs recorded under ${dirname(jobDirectoryFor(config, 'x'))}; start one with pipeline run <recipe>`);
     return newest;
   }
+  checkJobName(jobName);
   const directory = jobDirectoryFor(config, jobName);
   if (!existsSync(journalPath(directory))) {
     throw new NotFoundError(`no run named ${jobName}: ${journalPath(directory)} does not exist (pipeline jobs lists the runs)`);

@@ -15,6 +15,7 @@
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type winston from 'winston';
 import { LineWriter } from '../logging/line-writer.js';
@@ -24,10 +25,14 @@ import type { RunEvent } from './run-events.js';
 /** Jobs whose files may wait to be written before job starts wait for them. */
 const MAX_JOBS_BEHIND = 256;
 
-/** Job ids are user-given names: keep them readable but safe as one path component. */
+/**
+ * Job ids are user-given names: keep them readable but safe as one path component, and distinct:
+ * a name that had to be changed (`a/b`, `a?b`, `..`) gets a hash of itself, so no two names share a directory.
+ */
 export function jobFilesDirectory(jobDirectory: string, job: string): string {
-  const safe = job.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_') || '_';
-  return join(jobDirectory, 'jobs', safe);
+  if (/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(job)) return join(jobDirectory, 'jobs', job);
+  const safe = job.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_').slice(0, 100);
+  return join(jobDirectory, 'jobs', `${safe}~${createHash('sha256').update(job).digest('hex').slice(0, 8)}`);
 }
 
 export function jobLogPath(jobDirectory: string, job: string): string {

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { stderrLines, userProject, type CliResult, type Workspace } from '../harness/pipeline-cli.js';
@@ -25,6 +25,27 @@ describe('bad input: exit 2 and one clear line', function () {
   it('a one-value option given twice', async () => {
     expectUsageError(await ws.run(['run', 'greet', '--job-name', 'a', '--job-name', 'b']), /^pipeline: --job-name was given 2 times \(a, b\); give it once$/);
     expectUsageError(await ws.run(['status', '--config', 'x.cfg']), /^pipeline: --config was given 2 times \(x\.cfg, .*pipeline\.cfg\); give it once$/);
+  });
+
+  it('a job name that is not one safe path segment, and nothing is written outside the runtime directory', async () => {
+    for (const name of ['../../escaped', '', 'a/b', '.hidden', 'two words']) {
+      expectUsageError(await ws.run(['run', 'greet', '--job-name', name]),
+        new RegExp(`^pipeline: job name ${JSON.stringify(name).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: expected one path segment of letters, digits, '\\.', '_' and '-', not starting with '\\.'`));
+    }
+    expect(existsSync(join(ws.dir, 'escaped'))).to.equal(false);
+    expect(existsSync(join(ws.runtimeDirectory, 'escaped'))).to.equal(false);
+    expect(existsSync(join(ws.runtimeDirectory, 'jobs', 'a'))).to.equal(false);
+    expectUsageError(await ws.run(['status', '../x']), /^pipeline: job name "\.\.\/x": expected one path segment/);
+  });
+
+  it('two jobs of one run with the same name are refused before either runs', async () => {
+    const specs = [{ name: 'same', host: 'localhost', shell: 'echo one' }, { name: 'same', host: 'localhost', shell: 'echo two' }];
+    const result = await ws.run(['run', 'faults', '--jobs', JSON.stringify(specs)]);
+    expect(result.code, result.stderr).to.equal(2);
+    expect(stderrLines(result).filter((line) => line.startsWith('pipeline:'))).to.deep.equal([
+      'pipeline: job same: another job of this run has the same name; give each job a name of its own (its log, files and records are found by it)',
+    ]);
+    expect(result.stderr).not.to.match(/^\s+at /m);
   });
 
   it('a recipe path that does not exist', async () => {

@@ -16,6 +16,16 @@ const ended = (job: string, returncode: number | null, signal: string | null = n
 });
 
 describe('support/records/job-files', () => {
+  it('gives every job name a directory of its own under jobs/, names that had to be changed included', () => {
+    const root = join('/runs', 'j');
+    const names = ['plain', 'a/b', 'a?b', 'a_b', '..', '.', '', '../../escape', 'x'.repeat(300)];
+    const directories = names.map((name) => jobFilesDirectory(root, name));
+    expect(new Set(directories).size).to.equal(names.length);
+    for (const directory of directories) expect(directory.startsWith(join(root, 'jobs') + '/') && !directory.slice(root.length + 6).includes('/'), directory).to.equal(true);
+    expect(jobFilesDirectory(root, 'plain')).to.equal(join(root, 'jobs', 'plain'));
+    expect(jobFilesDirectory(root, 'a/b')).to.match(/\/jobs\/a_b~[0-9a-f]{8}$/);
+  });
+
   let dir: string;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'job-files-test-'));
