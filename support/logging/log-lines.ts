@@ -30,11 +30,33 @@ function stampNow(): void {
   clockText = iso.slice(11, 19);
 }
 
+/** Characters that would move the cursor, clear the screen or start a line of their own on a terminal or in a text log. */
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/;
+const CONTROLS = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
+/** Where a continuation line starts: under the message, after a bar, so no line of a message can pass for a record of its own. */
+const CONSOLE_CONTINUATION = `\n${' '.repeat(8 + 1 + LEVEL_WIDTH)} | `;
+const FILE_CONTINUATION = `\n${' '.repeat(23 + 1 + LEVEL_WIDTH)} | `;
+
+function escapeControl(char: string): string {
+  const code = char.charCodeAt(0);
+  return code === 0x0d ? '\\r' : `\\x${code.toString(16).padStart(2, '0')}`;
+}
+
+/**
+ * Text from a node (or any record) as it may appear in a text log: each line after the first
+ * marked as a continuation, every other control character (ESC, CR, ...) written as an escape.
+ * The JSON log keeps the text exactly.
+ */
+export function printable(text: string, continuation: string): string {
+  if (!CONTROL.test(text)) return text; // the common case: one test, no copy
+  return text.replace(/\r\n/g, '\n').replace(CONTROLS, escapeControl).split('\n').join(continuation);
+}
+
 function prefix(info: Info): string {
   const host = info.host as string | undefined;
   const job = info.job as string | undefined;
   if (!host && !job) return '';
-  return `${host ?? ''}${job ? '#' + job : ''} `;
+  return printable(`${host ?? ''}${job ? '#' + job : ''} `, ' ');
 }
 
 function cutNote(info: Info): string {
@@ -55,12 +77,12 @@ export function consoleLine(info: Info, color: boolean, colorizer: winston.Logfo
   stampNow();
   const level = levelLabel(info.level);
   const shown = color ? colorizer.colorize(info.level, level) : level;
-  return `${clockText} ${shown} ${prefix(info)}${String(info.message)}${cutNote(info)}`;
+  return `${clockText} ${shown} ${prefix(info)}${printable(String(info.message), CONSOLE_CONTINUATION)}${cutNote(info)}`;
 }
 
 function formatFileLine(info: Info): string {
   stampNow();
-  return `${fileStampText} ${levelLabel(info.level)} ${prefix(info)}${String(info.message)}${cutNote(info)}${extraMeta(info)}`;
+  return `${fileStampText} ${levelLabel(info.level)} ${prefix(info)}${printable(String(info.message), FILE_CONTINUATION)}${cutNote(info)}${extraMeta(info)}`;
 }
 
 /**

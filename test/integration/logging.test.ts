@@ -20,4 +20,19 @@ describe('central log: nothing lost at exit', function () {
     expect(result.stderr).to.match(/node line 100000\n/);
     expect(result.stderr).to.match(/recipe chatty completed\n/);
   });
+
+  it('a node cannot forge a log record or drive the terminal: continuation lines are marked, control characters escaped', async () => {
+    const specs = [{ name: 'forger', host: 'localhost', node: ['forge'] }];
+    const result = await ws.run(['run', 'faults', '--jobs', JSON.stringify(specs)]);
+    expect(result.code, result.stderr).to.equal(0);
+    const log = latestLog(ws.jobDirectory('faults'));
+    for (const text of [log, result.stderr]) {
+      expect(text).to.not.match(/^\d{4}-\d\d-\d\d [\d:.]+ INFO    node9#admin FORGED/m); // no line starts as the forged record
+      expect(text).to.not.include('\x1b'); // no raw ESC: the screen is not cleared
+      expect(text).to.match(/^ +\| \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} INFO    node9#admin FORGED\\x1b\[2J$/m);
+    }
+    expect(log).to.match(/WARN    localhost#forger innocent$/m);
+    expect(log).to.match(/INFO    localhost#forger printed\\r\d{4}-.* node9#admin FORGED\\x1b\[2J/);
+  });
 });
+
