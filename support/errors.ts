@@ -52,12 +52,16 @@ export class ProtocolError extends PipelineError {
   }
 }
 
-/** The run was interrupted by a signal; `signal` decides the exit code (130 for SIGINT, 143 for SIGTERM). */
+/** The run was interrupted by a signal; `signal` decides the exit code, 128 + its number (130 SIGINT, 143 SIGTERM, 129 SIGHUP). */
 export class InterruptedError extends PipelineError {
   readonly signal: NodeJS.Signals;
   constructor(signal: NodeJS.Signals) {
     super('interrupted', `interrupted by ${signal}`);
     this.signal = signal;
+  }
+
+  get exitCode(): number {
+    return 128 + ({ SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as Partial<Record<NodeJS.Signals, number>>)[this.signal]!;
   }
 }
 

@@ -9,7 +9,7 @@ export async function exitWith(code: number): Promise<never> {
 }
 
 export function exitCodeFor(error: unknown): number {
-  if (error instanceof InterruptedError) return error.signal === 'SIGTERM' ? 143 : 130;
+  if (error instanceof InterruptedError) return error.exitCode;
   if (error instanceof UsageError) return 2;
   return 1;
 }

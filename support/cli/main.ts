@@ -14,6 +14,7 @@ import { logsCommand } from './logs-command.js';
 import { retryCommand, runCommand } from './run-command.js';
 import { statusCommand } from './status-command.js';
 import { exitWith, reportFatal } from './exit.js';
+import { watchStdout } from './closed-stdout.js';
 
 const GLOBAL_OPTIONS = {
   config: { type: 'string', describe: 'pipeline.cfg to use (default: ./pipeline.cfg, ~/.pipeline.cfg, the shipped one)' },
@@ -91,4 +92,5 @@ async function main(argv: string[]): Promise<number> {
   return result ?? 0;
 }
 
+watchStdout();
 main(hideBin(process.argv)).then(exitWith, reportFatal);

@@ -3,6 +3,7 @@ import { basename, extname } from 'node:path';
 import { locateConfig, PipelineConfig } from '../config/pipeline-config.js';
 import { InterruptedError, NotFoundError } from '../errors.js';
 import { checkJobName, findJobDirectory } from '../records/job-directories.js';
+import { keepRunningWithoutStdout } from './closed-stdout.js';
 import { journalPath, readJournal } from '../records/job-journal.js';
 import { PipelineRun } from '../run/pipeline-run.js';
 import type { LogLevel } from '../protocol/messages.js';
@@ -36,6 +37,7 @@ interface RunRequest {
 
 async function execute({ config, jobName, recipe: recipeArg, inputs: given, args }: RunRequest): Promise<number> {
   checkJobName(jobName);
+  keepRunningWithoutStdout();
   const hosts = args.hosts === undefined ? undefined : [args.hosts].flat().map(String).join(',');
   const json = Boolean(args.json);
   const run = new PipelineRun({
@@ -62,6 +64,7 @@ async function execute({ config, jobName, recipe: recipeArg, inputs: given, args
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal); // the terminal closed: as SIGTERM, cancel, summarise and record, then exit 129
   let returncode = 1;
   let outputs: Record<string, unknown> = {};
   try {
@@ -74,7 +77,7 @@ async function execute({ config, jobName, recipe: recipeArg, inputs: given, args
     if (run.interruptedBy) throw new InterruptedError(run.interruptedBy);
     return returncode;
   } catch (error) {
-    if (error instanceof InterruptedError) returncode = error.signal === 'SIGTERM' ? 143 : 130;
+    if (error instanceof InterruptedError) returncode = error.exitCode;
     else run.logger.debug(`run ended with ${error instanceof Error ? error.stack : String(error)}`);
     throw error;
   } finally {
