@@ -1,10 +1,10 @@
 /** `pipeline describe <recipe>`: a recipe's description and inputs. */
-import { locateConfig, PipelineConfig } from '../config/pipeline-config.js';
+import { loadConfig } from './load-config.js';
 import { flagName } from '../recipe/fields.js';
 import { findRecipe, loadRecipe } from '../run/recipe-loader.js';
 
 export async function describeCommand(args: Record<string, unknown>): Promise<number> {
-  const config = await PipelineConfig.load(locateConfig(args.config as string | undefined));
+  const config = await loadConfig(args);
   const { name, path, RecipeClass } = await loadRecipe(findRecipe(String(args.recipe), config));
   const lines = [`${name}: ${RecipeClass.description || '(no description)'}`, `  file: ${path}`, '', 'inputs:'];
   const fields = Object.entries(RecipeClass.inputs ?? {});

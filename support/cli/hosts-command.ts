@@ -1,6 +1,6 @@
 /** `pipeline hosts check [--hosts LIST] [--json]`: can every host of the cluster run jobs? */
 import { expandHostRange } from '../config/cluster-description.js';
-import { locateConfig, PipelineConfig } from '../config/pipeline-config.js';
+import { loadConfig } from './load-config.js';
 import { UsageError } from '../errors.js';
 import { checkHosts, type HostCheckResult } from '../launchers/host-check.js';
 import { clusterHosts } from '../run/pipeline-run.js';
@@ -26,7 +26,7 @@ function table(results: HostCheckResult[]): string {
 export async function hostsCommand(args: Record<string, unknown>): Promise<number> {
   const action = String(args.action);
   if (action !== 'check') throw new UsageError(`pipeline hosts ${action}: unknown action; the only one is check`);
-  const config = await PipelineConfig.load(locateConfig(args.config as string | undefined));
+  const config = await loadConfig(args);
   const hosts = args.hosts === undefined
     ? clusterHosts(config)
     : expandHostRange([args.hosts].flat().map(String).join(','), '--hosts');

@@ -1,10 +1,10 @@
 /** `pipeline jobs [--json]`: the runs recorded in the runtime directory, newest first, with their state. */
-import { locateConfig, PipelineConfig } from '../config/pipeline-config.js';
+import { loadConfig } from './load-config.js';
 import { listJobDirectories } from '../records/job-directories.js';
 import { journalPath, readJournal } from '../records/job-journal.js';
 
 export async function jobsCommand(args: Record<string, unknown>): Promise<number> {
-  const config = await PipelineConfig.load(locateConfig(args.config as string | undefined));
+  const config = await loadConfig(args);
   const rows = listJobDirectories(config).map(({ name, directory }) => {
     const { runs } = readJournal(journalPath(directory));
     const latest = runs[runs.length - 1];

@@ -1,9 +1,9 @@
 /** `pipeline list`: every recipe in the recipe directories with its one-line description. */
-import { locateConfig, PipelineConfig } from '../config/pipeline-config.js';
+import { loadConfig } from './load-config.js';
 import { listRecipeFiles, loadRecipe } from '../run/recipe-loader.js';
 
 export async function listCommand(args: Record<string, unknown>): Promise<number> {
-  const config = await PipelineConfig.load(locateConfig(args.config as string | undefined));
+  const config = await loadConfig(args);
   const recipes = listRecipeFiles(config);
   const width = Math.max(0, ...recipes.map((r) => r.name.length));
   for (const { name, path } of recipes) {

@@ -1,7 +1,7 @@
 /** `pipeline logs JOB_NAME [--job ID] [--follow]`: the newest run's log, or one job's own log. */
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { locateConfig, PipelineConfig } from '../config/pipeline-config.js';
+import { loadConfig } from './load-config.js';
 import { NotFoundError } from '../errors.js';
 import { findJobDirectory } from '../records/job-directories.js';
 import { jobLogPath } from '../records/job-files.js';
@@ -31,7 +31,7 @@ function copyFrom(path: string, offset: number): number {
 }
 
 export async function logsCommand(args: Record<string, unknown>): Promise<number> {
-  const config = await PipelineConfig.load(locateConfig(args.config as string | undefined));
+  const config = await loadConfig(args);
   const { name, directory } = findJobDirectory(config, args.jobName as string | undefined);
   const journal = journalPath(directory);
   const latest = () => readJournal(journal).runs.at(-1);

@@ -1,6 +1,7 @@
 /** `pipeline run <recipe> [--<input> value ...]` and `pipeline retry <job-name>`. */
 import { basename, extname } from 'node:path';
-import { locateConfig, PipelineConfig } from '../config/pipeline-config.js';
+import type { PipelineConfig } from '../config/pipeline-config.js';
+import { loadConfig } from './load-config.js';
 import { InterruptedError, NotFoundError } from '../errors.js';
 import { checkJobName, findJobDirectory } from '../records/job-directories.js';
 import { keepRunningWithoutStdout } from './closed-stdout.js';
@@ -89,14 +90,14 @@ async function execute({ config, jobName, recipe: recipeArg, inputs: given, args
 
 export async function runCommand(args: Record<string, unknown>): Promise<number> {
   const recipe = String(args.recipe);
-  const config = await PipelineConfig.load(locateConfig(args.config as string | undefined));
+  const config = await loadConfig(args);
   const jobName = (args['job-name'] as string | undefined) ?? basename(recipe, extname(recipe));
   return execute({ config, jobName, recipe, inputs: inputArguments(args), args });
 }
 
 /** Runs the newest recorded run of a job again, with its recipe and inputs: only what did not succeed runs. */
 export async function retryCommand(args: Record<string, unknown>): Promise<number> {
-  const config = await PipelineConfig.load(locateConfig(args.config as string | undefined));
+  const config = await loadConfig(args);
   const jobName = String(args['job-name']);
   const { directory } = findJobDirectory(config, jobName);
   const last = readJournal(journalPath(directory)).runs.at(-1);

@@ -1,11 +1,11 @@
 /** `pipeline status [JOB_NAME] [--json]`: how the newest run of a job went, from its records. */
-import { locateConfig, PipelineConfig } from '../config/pipeline-config.js';
+import { loadConfig } from './load-config.js';
 import { findJobDirectory } from '../records/job-directories.js';
 import { journalPath, readJournal } from '../records/job-journal.js';
 import { formatReport, reportRun } from '../records/run-report.js';
 
 export async function statusCommand(args: Record<string, unknown>): Promise<number> {
-  const config = await PipelineConfig.load(locateConfig(args.config as string | undefined));
+  const config = await loadConfig(args);
   const { name, directory } = findJobDirectory(config, args.job as string | undefined);
   const journal = readJournal(journalPath(directory));
   const latest = journal.runs[journal.runs.length - 1];

@@ -98,6 +98,11 @@ export class IniFile {
     return out;
   }
 
+  /** The keys written in the section itself, without those it takes from DEFAULT. */
+  ownKeys(section: string): string[] {
+    return [...(this.sectionMap.get(section)?.keys() ?? [])];
+  }
+
   /** The value as written (no interpolation), from the section or DEFAULT. */
   raw(section: string, key: string): string | undefined {
     return this.lookup(section, key)?.value;

@@ -31,6 +31,33 @@ export function locateConfig(explicit: string | undefined, cwd = process.cwd()):
   return candidates.find((path) => existsSync(path)) ?? candidates[candidates.length - 1]!;
 }
 
+/**
+ * The keys of the sections this framework reads: a key not listed is a typo or a setting that
+ * would be silently ignored. lofarpipe's own keys of these sections are listed too, so that
+ * LOFAR's files load without a warning (`globalfs`, `cmdline`, `xml_stat_file`).
+ */
+const KNOWN_KEYS: Record<string, readonly string[]> = {
+  remote: [
+    'method', 'max_per_node', 'job_timeout', 'retries', 'retry_delay', 'environment', 'node_executable', 'install_root',
+    'ssh_config', 'identity_file', 'accept_new_host_keys', 'connect_timeout', 'keepalive_interval', 'keepalive_count_max',
+    'max_sessions', 'max_connections_per_host', 'globalfs', 'cmdline',
+  ],
+  layout: ['job_directory'],
+  cluster: ['clusterdesc'],
+  logging: ['log_file', 'xml_stat_file'],
+};
+
+/** Edit distance of two short strings (insertions, deletions, substitutions). */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
 export class PipelineConfig {
   readonly ini: IniFile;
   readonly file: string;
@@ -50,6 +77,20 @@ export class PipelineConfig {
   /** A copy that interpolates with more variables (the run's job_name and start_time). */
   withVars(vars: Record<string, string>): PipelineConfig {
     return new PipelineConfig(this.ini, { ...this.#vars, ...vars });
+  }
+
+  /** One warning per key of a section this framework reads that it does not know, with the closest known key. */
+  unknownKeyWarnings(): string[] {
+    const warnings: string[] = [];
+    for (const [section, known] of Object.entries(KNOWN_KEYS)) {
+      for (const key of this.ini.ownKeys(section)) {
+        if (known.includes(key)) continue;
+        const closest = [...known].sort((a, b) => distance(key, a) - distance(key, b))[0]!;
+        const hint = distance(key, closest) <= Math.max(2, Math.floor(key.length / 3)) ? `; did you mean ${closest}?` : `; the keys of [${section}] are ${known.join(', ')}`;
+        warnings.push(`${this.#where(section, key)} is not a setting this framework knows, and is ignored${hint}`);
+      }
+    }
+    return warnings;
   }
 
   #where(section: string, key: string): string {
@@ -163,13 +204,20 @@ export class PipelineConfig {
     return this.get('remote', 'node_executable')?.trim() || process.execPath;
   }
 
-  /** `[remote] ssh_config`: the OpenSSH client configuration, default ~/.ssh/config. */
+  /** `[remote] ssh_config`: the OpenSSH client configuration, default ~/.ssh/config (which need not exist; one named here must). */
   get sshConfigFile(): string {
-    return this.getPath('remote', 'ssh_config') ?? join(homedir(), '.ssh', 'config');
+    return this.#existingPath('remote', 'ssh_config') ?? join(homedir(), '.ssh', 'config');
   }
 
   get identityFile(): string | undefined {
-    return this.getPath('remote', 'identity_file');
+    return this.#existingPath('remote', 'identity_file');
+  }
+
+  /** A file the configuration names explicitly: a missing one is an error, not a default. */
+  #existingPath(section: string, key: string): string | undefined {
+    const path = this.getPath(section, key);
+    if (path !== undefined && !existsSync(path)) throw new ConfigError(this.file, `${this.#where(section, key)}: ${path} does not exist`);
+    return path;
   }
 
   get acceptNewHostKeys(): boolean {

@@ -138,28 +138,34 @@ function statusOf(run: RecordedRun): RunStatus {
   return here && !isAlive(run.started.pid) ? 'crashed' : 'running';
 }
 
-/** Brings a recorded run up to date with one of its events: how the journal is read, and how a live run keeps its own record. */
-export function recordEvent(run: RecordedRun, event: RunEvent): void {
+/**
+ * Brings a recorded run up to date with one of its events: how the journal is read, and how a
+ * live run keeps its own record. An event of another run, or about a job this run never queued
+ * (or queued as another job), is not counted: false, and the reader says so.
+ */
+export function recordEvent(run: RecordedRun, event: RunEvent): boolean {
+  if (event.type !== 'run-started' && event.run !== run.started.run) return false;
   switch (event.type) {
     case 'job-queued':
       run.jobs.set(event.job, { job: event.job, key: event.key, host: event.host, state: 'queued', attempt: 0 });
-      break;
+      return true;
     case 'job-started': {
       const job = run.jobs.get(event.job);
-      if (job) Object.assign(job, { state: 'running', host: event.host, attempt: event.attempt });
-      break;
+      if (job?.key !== event.key) return false;
+      Object.assign(job, { state: 'running', host: event.host, attempt: event.attempt });
+      return true;
     }
     case 'job-ended': {
-      const job = run.jobs.get(event.job) ?? { job: event.job, key: event.key, host: event.host, state: 'queued', attempt: 0 };
+      const job = run.jobs.get(event.job);
+      if (job?.key !== event.key) return false;
       Object.assign(job, { state: event.state, host: event.host, ended: event });
-      run.jobs.set(event.job, job);
-      break;
+      return true;
     }
     case 'run-ended':
       run.ended = event;
-      break;
+      return true;
     case 'run-started':
-      break;
+      return true;
   }
 }
 
@@ -225,8 +231,12 @@ export function readJournal(path: string): JournalContents {
       return;
     }
     if ('host' in event) event.host = share(event.host);
+    if (!recordEvent(run, event)) {
+      const about = 'job' in event ? ` for job ${JSON.stringify(event.job)}` : '';
+      contents.problems.push(`${path}:${index + 1}: ${event.type}${about} does not belong to run ${run.started.run} (another run, or a job it never queued); not counted`);
+      return;
+    }
     if (event.type === 'job-ended' && event.state === 'succeeded') contents.succeeded.set(event.key, event);
-    recordEvent(run, event);
   });
   for (const recorded of contents.runs) recorded.status = statusOf(recorded);
   return contents;

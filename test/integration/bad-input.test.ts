@@ -88,6 +88,25 @@ describe('bad input: exit 2 and one clear line', function () {
     expectUsageError(await ws.run(['run', 'greet', '--config', 'dir.cfg'], { config: false }), /^pipeline: .*dir\.cfg: cannot read: EISDIR/);
   });
 
+  it('an ssh_config or identity_file named in pipeline.cfg that does not exist', async () => {
+    ws.writeConfig('ssh_config = /nonexistent/ssh_config\n');
+    expectUsageError(await ws.run(['run', 'greet']), new RegExp(`^pipeline: ${ws.configPath}:\\d+: \\[remote\\] ssh_config: /nonexistent/ssh_config does not exist$`));
+    ws.writeConfig('identity_file = ~/no_such_key\n');
+    expectUsageError(await ws.run(['run', 'greet']), /^pipeline: .*\[remote\] identity_file: .*no_such_key does not exist$/);
+  });
+
+  it('a key a known section does not have is warned about, with the closest key, and the run goes on', async () => {
+    ws.writeConfig('max_per_nod = 2\nmethodd = local\n\n[logging]\nlog_fille = x\n');
+    const result = await ws.run(['run', 'greet']);
+    expect(result.code, result.stderr).to.equal(0);
+    const warnings = stderrLines(result).filter((line) => line.startsWith('pipeline: warning:'));
+    expect(warnings).to.deep.equal([
+      `pipeline: warning: ${ws.configPath}:10: [remote] max_per_nod is not a setting this framework knows, and is ignored; did you mean max_per_node?`,
+      `pipeline: warning: ${ws.configPath}:11: [remote] methodd is not a setting this framework knows, and is ignored; did you mean method?`,
+      `pipeline: warning: ${ws.configPath}:14: [logging] log_fille is not a setting this framework knows, and is ignored; did you mean log_file?`,
+    ]);
+  });
+
   it('a config file with a syntax error names the file and line', async () => {
     ws.writeConfig('[remote]\nthis line is wrong\n');
     expectUsageError(await ws.run(['run', 'greet']), new RegExp(`^pipeline: ${ws.configPath}:\\d+: `));

@@ -21,6 +21,11 @@ function ended(run: string, job: string, key: string, state: 'succeeded' | 'fail
   };
 }
 
+/** A job queued and ended in a run: readers count only the ends of jobs the run queued. */
+function finished(run: string, job: string, key: string, state: 'succeeded' | 'failed', extra: Partial<JobEnded> = {}): RunEvent[] {
+  return [{ type: 'job-queued', time: TIME, run, job, key, host: 'n1' }, ended(run, job, key, state, extra)];
+}
+
 describe('support/records/job-journal', () => {
   let dir: string;
   let path: string;
@@ -55,22 +60,22 @@ describe('support/records/job-journal', () => {
   });
 
   it('collects succeeded jobs over runs and forgets them at a fresh start', () => {
-    write([started('r1'), ended('r1', '1', 'k1', 'succeeded'), ended('r1', '2', 'k2', 'failed')]);
-    write([started('r2'), ended('r2', '2', 'k2', 'succeeded')]);
+    write([started('r1'), ...finished('r1', '1', 'k1', 'succeeded'), ...finished('r1', '2', 'k2', 'failed')]);
+    write([started('r2'), ...finished('r2', '2', 'k2', 'succeeded')]);
     expect([...readJournal(path).succeeded.keys()].sort()).to.deep.equal(['k1', 'k2']);
-    write([started('r3', { fresh: true }), ended('r3', '3', 'k3', 'succeeded')]);
+    write([started('r3', { fresh: true }), ...finished('r3', '3', 'k3', 'succeeded')]);
     expect([...readJournal(path).succeeded.keys()]).to.deep.equal(['k3']);
   });
 
   it('drops the torn last line of a killed master but reports a damaged line elsewhere', () => {
-    write([started('r1'), ended('r1', '1', 'k1', 'succeeded')]);
+    write([started('r1'), ...finished('r1', '1', 'k1', 'succeeded'), { type: 'job-queued', time: TIME, run: 'r1', job: '3', key: 'k3', host: 'n1' }]);
     appendFileSync(path, '{"type":"job-ended","run":"r1","job":"2","ke');
     let contents = readJournal(path);
     expect(contents.problems).to.deep.equal([]);
     expect([...contents.succeeded.keys()]).to.deep.equal(['k1']);
     appendFileSync(path, '\n' + JSON.stringify(ended('r1', '3', 'k3', 'succeeded')) + '\n');
     contents = readJournal(path);
-    expect(contents.problems).to.deep.equal([`${path}:3: not a JSON record`]);
+    expect(contents.problems).to.deep.equal([`${path}:5: not a JSON record`]);
     expect([...contents.succeeded.keys()]).to.deep.equal(['k1', 'k3']);
   });
 
@@ -83,7 +88,7 @@ describe('support/records/job-journal', () => {
 
   it('reads a journal of many megabytes, multi-byte text across its read pieces included, line for line', () => {
     const events: RunEvent[] = [started('r1')];
-    for (let i = 0; i < 6000; i++) events.push(ended('r1', `${i}`, `k${i}`, 'succeeded', { outputs: { text: `ö€😀 ${'x'.repeat(i % 500)}` } }));
+    for (let i = 0; i < 6000; i++) events.push(...finished('r1', `${i}`, `k${i}`, 'succeeded', { outputs: { text: `ö€😀 ${'x'.repeat(i % 500)}` } }));
     write(events);
     expect(readFileSync(path).length).to.be.greaterThan(2 * 1024 * 1024);
     const { runs, succeeded, problems } = readJournal(path);
@@ -96,12 +101,12 @@ describe('support/records/job-journal', () => {
     const journal = new JobJournal(path);
     journal.append(started('r1'));
     await journal.synced(); // nothing unsynced: at once
-    for (let i = 0; i < 50; i++) journal.append(ended('r1', `${i}`, `k${i}`, 'succeeded'));
+    for (let i = 0; i < 50; i++) for (const event of finished('r1', `${i}`, `k${i}`, 'succeeded')) journal.append(event);
     const first = [journal.synced(), journal.synced()];
-    for (let i = 50; i < 100; i++) journal.append(ended('r1', `${i}`, `k${i}`, 'succeeded'));
+    for (let i = 50; i < 100; i++) for (const event of finished('r1', `${i}`, `k${i}`, 'succeeded')) journal.append(event);
     const second = journal.synced();
     await Promise.all([...first, second]);
-    for (let i = 100; i < 120; i++) journal.append(ended('r1', `${i}`, `k${i}`, 'succeeded'));
+    for (let i = 100; i < 120; i++) for (const event of finished('r1', `${i}`, `k${i}`, 'succeeded')) journal.append(event);
     const pending = journal.synced();
     journal.append({ type: 'run-ended', time: TIME, run: 'r1', returncode: 0, interrupted: null, outputs: {} });
     journal.close(); // a sync may still use the descriptor: it is closed after
@@ -110,6 +115,24 @@ describe('support/records/job-journal', () => {
     expect(problems).to.deep.equal([]);
     expect(runs[0]!.status).to.equal('succeeded');
     expect(succeeded.size).to.equal(120);
+  });
+
+  it('does not count a job-ended of a job the run never queued, of another run, or under another identity', () => {
+    write([started('r1'), ...finished('r1', '1', 'k1', 'failed')]);
+    appendFileSync(path, [
+      JSON.stringify(ended('r1', 'forged', 'kf', 'succeeded')),
+      JSON.stringify(ended('r0', '1', 'k1', 'succeeded')),
+      JSON.stringify(ended('r1', '1', 'k-other', 'succeeded')),
+      '',
+    ].join('\n'));
+    const { runs, succeeded, problems } = readJournal(path);
+    expect([...runs[0]!.jobs.values()].map((job) => [job.job, job.state])).to.deep.equal([['1', 'failed']]);
+    expect([...succeeded.keys()]).to.deep.equal([]);
+    expect(problems).to.deep.equal([
+      `${path}:4: job-ended for job "forged" does not belong to run r1 (another run, or a job it never queued); not counted`,
+      `${path}:5: job-ended for job "1" does not belong to run r1 (another run, or a job it never queued); not counted`,
+      `${path}:6: job-ended for job "1" does not belong to run r1 (another run, or a job it never queued); not counted`,
+    ]);
   });
 
   it('reads a missing journal as no runs', () => {

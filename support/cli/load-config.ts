@@ -1,0 +1,8 @@
+/** pipeline.cfg as every command finds it (--config, ./pipeline.cfg, ~/.pipeline.cfg, the shipped one), its unknown keys warned about. */
+import { locateConfig, PipelineConfig } from '../config/pipeline-config.js';
+
+export async function loadConfig(args: Record<string, unknown>): Promise<PipelineConfig> {
+  const config = await PipelineConfig.load(locateConfig(args.config as string | undefined));
+  for (const warning of config.unknownKeyWarnings()) process.stderr.write(`pipeline: warning: ${warning}\n`);
+  return config;
+}
