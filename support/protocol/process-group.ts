@@ -20,6 +20,16 @@ export function ownProcessGroup(): number {
   }
 }
 
+/** Whether a process with this pid exists (also one of another user, which we may not signal). */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Sends `signal` to a whole process group; false when the group no longer exists. */
 export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
   if (pgid <= 1) return false;

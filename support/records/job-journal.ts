@@ -11,6 +11,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { JobState } from '../protocol/job-outcome.js';
+import { isProcessAlive } from '../protocol/process-group.js';
 import type { JobEnded, RunEnded, RunEvent, RunStarted } from './run-events.js';
 
 export const JOURNAL_FILE = 'journal.ndjson';
@@ -120,22 +121,13 @@ export interface JournalContents {
   problems: string[];
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function statusOf(run: RecordedRun): RunStatus {
   if (run.ended) {
     if (run.ended.interrupted) return 'interrupted';
     return run.ended.returncode === 0 ? 'succeeded' : 'failed';
   }
   const here = run.started.controlHost === hostname();
-  return here && !isAlive(run.started.pid) ? 'crashed' : 'running';
+  return here && !isProcessAlive(run.started.pid) ? 'crashed' : 'running';
 }
 
 /**

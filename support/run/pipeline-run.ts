@@ -17,6 +17,7 @@ import { JobFiles } from '../records/job-files.js';
 import { canonicalJson, hashOf } from '../records/job-identity.js';
 import { JobJournal, journalPath, readJournal, recordEvent, type RecordedRun } from '../records/job-journal.js';
 import { RECORD_VERSION, RunEvents, type JobEnded, type RunStarted } from '../records/run-events.js';
+import { RunLock } from '../records/run-lock.js';
 import { StatusLine } from './status-line.js';
 import { KILL_GRACE_MS } from '../protocol/process-group.js';
 import type { LogLevel } from '../protocol/messages.js';
@@ -68,6 +69,8 @@ export class PipelineRun {
   readonly #hostsGiven: boolean;
   readonly #options: PipelineRunOptions;
   readonly #journal: JobJournal | undefined;
+  /** One master at a time in the job directory (none for --dry-run, which records nothing). */
+  readonly #lock: RunLock | undefined;
   readonly #jobFiles: JobFiles | undefined;
   readonly #statusLine: StatusLine | undefined;
   #reusable = new Map<string, JobEnded>();
@@ -101,6 +104,7 @@ export class PipelineRun {
     mkdirSync(this.jobDirectory, { recursive: true });
     // A dry run records nothing: it would look like a run to resume from.
     if (!options.dryRun) {
+      this.#lock = new RunLock(this.jobDirectory, this.runId);
       this.#journal = new JobJournal(journalPath(this.jobDirectory));
       let fileErrors = 0;
       this.#jobFiles = new JobFiles(this.jobDirectory, fileLine, (error) => {
@@ -203,6 +207,12 @@ export class PipelineRun {
    */
   begin(recipe: LoadedRecipe, inputs: Record<string, unknown>): void {
     const inputsHash = hashOf({ recipe: recipe.name, inputs });
+    if (this.#lock) {
+      mkdirSync(this.jobDirectory, { recursive: true });
+      this.#lock.acquire(this.jobName, (why, holder) => {
+        this.logger.warn(`taking over job ${this.jobName} from ${holder ? `pid ${holder.pid} on ${holder.host}` : 'a master'}: ${why}`);
+      });
+    }
     if (this.#journal && !this.#options.fresh) {
       const recorded = readJournal(this.#journal.path);
       const last = recorded.runs.at(-1)?.started;
@@ -292,6 +302,7 @@ export class PipelineRun {
       });
     }
     this.#journal?.close();
+    this.#lock?.release();
   }
 
 }
