@@ -1,14 +1,16 @@
 /**
  * The ssh launcher: per host a small pool of ssh2 connections, each carrying up to
  * `sessionsPerConnection` exec channels. A refused channel open is back-pressure: the pool
- * learns the server's real session limit, waits and retries; it never fails the job.
+ * learns the server's real session limit, waits and retries; it never fails the job. So is a
+ * refused or dropped handshake while another connection to the host is up (sshd's MaxStartups
+ * drops handshakes beyond its limit): the pool learns how many connections the host takes.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { KILL_GRACE_MS } from '../../protocol/process-group.js';
 import { LaunchError, RunningProcesses, type ExitStatus, type LaunchedProcess, type Launcher } from '../launcher.js';
 import type { SshClientConfig, SshTarget } from './client-config.js';
-import { ChannelRefusedError, SshConnection, type ClientChannel, type ConnectionOptions, type ExecChannel } from './connection.js';
+import { ChannelRefusedError, ConnectError, SshConnection, type ClientChannel, type ConnectionOptions, type ExecChannel } from './connection.js';
 
 export interface SshLauncherOptions {
   clientConfig: SshClientConfig;
@@ -40,12 +42,20 @@ class HostPool {
   #connections: SshConnection[] = [];
   #connecting: Promise<SshConnection> | undefined;
   #cap: number;
+  /** Connections the host takes at once: the configured most, lowered when a handshake is refused while others are up. */
+  #connectionCap: number;
   #waiters: Array<() => void> = [];
 
   constructor(alias: string, launcher: SshLauncher) {
     this.#alias = alias;
     this.#launcher = launcher;
     this.#cap = launcher.options.sessionsPerConnection;
+    this.#connectionCap = launcher.options.connectionsPerHost;
+  }
+
+  /** A failed connection attempt that only says the host is busy: the jobs wait for the connections it has. */
+  #isBackPressure(error: unknown): boolean {
+    return error instanceof ConnectError && (error.failure === 'unreachable' || error.failure === 'timeout') && this.#connections.some((c) => !c.isClosed);
   }
 
   async open(command: string): Promise<{ exec: ExecChannel; connection: SshConnection }> {
@@ -82,15 +92,22 @@ class HostPool {
         return best;
       }
       if (this.#connecting) {
-        await this.#connecting; // its failure is every waiting job's failure: the host is unreachable
+        try {
+          await this.#connecting; // its failure is every waiting job's failure when the host is unreachable
+        } catch (error) {
+          if (!this.#isBackPressure(error)) throw error;
+        }
         continue;
       }
-      if (this.#connections.length < this.#launcher.options.connectionsPerHost) {
+      if (this.#connections.length < this.#connectionCap) {
         this.#connecting = this.#launcher.connect(this.#alias);
         try {
           const connection = await this.#connecting;
           this.#connections.push(connection);
           void connection.closed.then(() => this.#wakeAll());
+        } catch (error) {
+          if (!this.#isBackPressure(error)) throw error;
+          this.#connectionCap = Math.max(1, this.#connections.filter((c) => !c.isClosed).length);
         } finally {
           this.#connecting = undefined;
         }

@@ -1,4 +1,9 @@
+import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { PipelineConfig } from '../../../support/config/pipeline-config.js';
+import { createLaunchers } from '../../../support/launchers/launcher-choice.js';
 import { expect } from 'chai';
 import { startSshPipeline, type SshPipeline } from '../../harness/ssh-pipeline.js';
 
@@ -21,6 +26,92 @@ describe('ssh launcher: session limits', function () {
     expect(JSON.parse(shellJobs.stdout).jobs.filter((j: { state: string }) => j.state === 'succeeded')).to.have.lengthOf(60);
     // and sshd really did refuse sessions beyond its limit
     expect(readFileSync(`${p.cluster.dir}/node1/sshd.log`, 'utf8')).to.match(/no more sessions|open failed|MaxSessions/i);
+  });
+});
+
+/**
+ * A TCP proxy in front of a real sshd that passes the first connection through and drops every
+ * other one before its handshake while the first is open, as sshd does past MaxStartups (the
+ * test hosts' sshd 9.2 was not seen to drop with MaxStartups 1, so the proxy does it reliably).
+ */
+async function startDroppingProxy(target: { address: string; port: number }, address: string): Promise<{ port: number; dropped: () => number; stop(): void }> {
+  let open: Socket | undefined;
+  let dropped = 0;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    sockets.add(client);
+    client.on('close', () => sockets.delete(client));
+    client.on('error', () => {});
+    if (open) {
+      dropped++;
+      client.destroy();
+      return;
+    }
+    open = client;
+    const upstream = connect(target.port, target.address);
+    sockets.add(upstream);
+    upstream.on('error', () => client.destroy());
+    client.pipe(upstream).pipe(client);
+    client.on('close', () => {
+      upstream.destroy();
+      if (open === client) open = undefined;
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, address, resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    dropped: () => dropped,
+    stop() {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}
+
+describe('ssh launcher: a host that takes one session and one handshake at a time', function () {
+  this.timeout(60_000);
+  let p: SshPipeline;
+  before(async () => { p = await startSshPipeline({ hosts: 1, maxSessions: 1 }); });
+  after(async () => { await p?.stop(); });
+
+  it('while a connection is up, a handshake dropped before it begins is back-pressure: the jobs wait for that connection and all succeed', async () => {
+    const node1 = p.cluster.hosts[0]!;
+    const proxy = await startDroppingProxy(node1, '127.0.0.40');
+    const launchers = createLaunchers(await PipelineConfig.load(p.ws.configPath));
+    try {
+      const knownHosts = `${p.cluster.dir}/known_hosts.busy`;
+      writeFileSync(knownHosts, `${readFileSync(p.cluster.knownHostsPath, 'utf8')}[127.0.0.40]:${proxy.port} ${node1.hostKeyPublic.split(' ').slice(0, 2).join(' ')}\n`);
+      p.sshConfigVariant('busy', (text) => {
+        const block = text.slice(text.indexOf('Host node1\n')).split(/\n(?=Host )/)[0]!;
+        return `${block.replace('Host node1', 'Host busy').replace(/HostName .*/, 'HostName 127.0.0.40').replace(/Port .*/, `Port ${proxy.port}`).replace(p.cluster.knownHostsPath, knownHosts)}\n${text}`;
+      });
+      const busy = createLaunchers(await PipelineConfig.load(p.ws.configPath));
+      const launcher = busy.for('busy');
+      try {
+        const first = await launcher.start('busy', 'read -r line; echo "first $line"');
+        first.stdout.resume(); // a channel closes once its output has been read
+        first.stderr.resume();
+        const others = Array.from({ length: 5 }, (_, i) => launcher.start('busy', `echo other ${i}`).then(async (launched) => {
+          launched.stdin.end();
+          launched.stderr.resume();
+          let text = '';
+          launched.stdout.setEncoding('utf8').on('data', (d: string) => (text += d));
+          return { ...(await launched.exited), text };
+        }));
+        const settled = await Promise.race([Promise.allSettled(others), sleep(1500, 'waiting' as const)]);
+        expect(settled, 'the other jobs wait for the connection that is up instead of failing').to.equal('waiting');
+        expect(proxy.dropped(), 'handshakes were dropped meanwhile').to.be.above(0);
+        first.stdin.end('go\n');
+        expect(await first.exited).to.include({ code: 0 });
+        const results = await Promise.all(others);
+        expect(results.map((r) => [r.code, r.text.trim()])).to.deep.equal([0, 1, 2, 3, 4].map((i) => [0, `other ${i}`]));
+      } finally {
+        await busy.close();
+      }
+    } finally {
+      proxy.stop();
+      await launchers.close();
+    }
   });
 });
 
