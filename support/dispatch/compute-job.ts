@@ -52,11 +52,12 @@ function checkEnvironment(job: string, environment: Record<string, string> | und
     if (!isVariableName(name)) {
       throw new JobDefinitionError(job, `environment variable name ${JSON.stringify(name)} is not a valid name (letters, digits and _, not starting with a digit)`);
     }
-    if (typeof value !== 'string') throw new JobDefinitionError(job, `environment variable ${name} must be a string, got ${describe(value)}`);
+    if (typeof value !== 'string') throw new JobDefinitionError(job, `environment variable ${name} must be a string, got ${kindOf(value)}`);
   }
 }
 
-function describe(value: unknown): string {
+/** What kind of value this is, for a message: `a Map`, `undefined`, `NaN`. */
+function kindOf(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'number') return String(value);
   if (typeof value === 'function') return 'a function';
@@ -89,7 +90,7 @@ function checkJson(job: string, value: unknown, where: string, seen: Set<object>
       return;
     }
   }
-  throw new JobDefinitionError(job, `${where} is ${describe(value)}, which JSON cannot carry; arguments must be strings, finite numbers, booleans, null, arrays or plain objects`);
+  throw new JobDefinitionError(job, `${where} is ${kindOf(value)}, which JSON cannot carry; arguments must be strings, finite numbers, booleans, null, arrays or plain objects`);
 }
 
 export class ComputeJob {

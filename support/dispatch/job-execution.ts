@@ -61,7 +61,6 @@ class JobExecution {
   #outputs: Record<string, JsonValue> = {};
   /** Bytes of outputs messages so far; once over MAX_OUTPUTS_BYTES the job fails and its outputs are dropped. */
   #outputsBytes = 0;
-  #outputsTooLarge = false;
   #launched: LaunchedProcess | undefined;
   #exception: { name: string; message: string; stack?: string } | undefined;
   #messages = 0;
@@ -170,7 +169,7 @@ class JobExecution {
   #onMessageLine(line: Line): void {
     if (line.text === '') return;
     if (line.cutBytes > 0 && /^\s*\{\s*"type"\s*:\s*"outputs"/.test(line.text.slice(0, 64))) {
-      this.#outputsOverCap(Buffer.byteLength(line.text) + line.cutBytes);
+      this.#countOutputs(Buffer.byteLength(line.text) + line.cutBytes);
       return;
     }
     let message: NodeMessage;
@@ -200,10 +199,7 @@ class JobExecution {
         break;
       }
       case 'outputs':
-        if (this.#outputsTooLarge) break;
-        this.#outputsBytes += Buffer.byteLength(line.text);
-        if (this.#outputsBytes > MAX_OUTPUTS_BYTES) this.#outputsOverCap(this.#outputsBytes);
-        else Object.assign(this.#outputs, message.outputs);
+        if (this.#countOutputs(Buffer.byteLength(line.text))) Object.assign(this.#outputs, message.outputs);
         break;
       case 'exception':
         this.#exception = { name: message.name, message: message.message, stack: message.stack };
@@ -214,16 +210,19 @@ class JobExecution {
     }
   }
 
-  /** Outputs over the cap cannot all arrive: the job fails, what came is dropped, and a job still sending is stopped. */
-  #outputsOverCap(bytes: number): void {
-    if (!this.#outputsTooLarge) {
-      this.#outputsTooLarge = true;
-      this.#outputsBytes = bytes;
+  /**
+   * Counts an outputs message's bytes; false once the sum is over the cap. Outputs over the cap
+   * cannot all arrive: the job fails, what came is dropped, and a job still sending is stopped.
+   */
+  #countOutputs(bytes: number): boolean {
+    const wasOver = this.#outputsBytes > MAX_OUTPUTS_BYTES;
+    this.#outputsBytes += bytes;
+    if (this.#outputsBytes <= MAX_OUTPUTS_BYTES) return true;
+    if (!wasOver) {
       this.#outputs = {};
       this.#launched?.terminate(this.#options.graceMs);
-    } else {
-      this.#outputsBytes = Math.max(this.#outputsBytes, bytes);
     }
+    return false;
   }
 
   #logLine(line: Line, stream: 'stdout' | 'stderr'): void {
@@ -255,7 +254,7 @@ class JobExecution {
     }
     if (this.#cancelled) return { failure: 'cancelled', message: 'cancelled' };
     if (this.#timedOut) return { failure: 'timeout', message: `timed out after ${this.#options.timeout} s` };
-    if (this.#outputsTooLarge) {
+    if (this.#outputsBytes > MAX_OUTPUTS_BYTES) {
       return {
         failure: 'outputs-too-large',
         message: `outputs reached ${this.#outputsBytes} bytes, over the cap of 16 MiB (${MAX_OUTPUTS_BYTES} bytes); write large results to files and put their paths in outputs`,
