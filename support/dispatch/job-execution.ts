@@ -11,6 +11,7 @@ import { logRecord } from '../logging/direct-log.js';
 import type { LogPressure } from '../logging/log-pressure.js';
 import type { Logger } from '../logging/run-log.js';
 import type { ComputeJob } from './compute-job.js';
+import { environmentBlock } from './launch-command.js';
 import type { AttemptRecord, FailureReason, JobResults, LaunchProblem } from '../protocol/job-outcome.js';
 import { LaunchError, type ExitStatus, type LaunchedProcess, type Launcher } from '../launchers/launcher.js';
 import {
@@ -41,6 +42,10 @@ export interface ExecutionOptions {
   earlier?: readonly AttemptRecord[];
   /** While the log is backlogged the job's output is not read, so the node waits instead of the master's memory filling. */
   logPressure?: LogPressure;
+  /** Variables sent on stdin (in the start message, or as the block a plain command's shell reads first). */
+  environment?: Record<string, string>;
+  /** The job's mark, which ends the environment block of a plain command. */
+  mark?: string;
 }
 
 interface Outcome {
@@ -154,8 +159,14 @@ class JobExecution {
     launched.stderr.on('end', () => stderr.end());
 
     // stdin stays open while the job runs: its closing tells the node (or a plain command's guard) to stop.
+    const environment = this.#options.environment ?? {};
+    const hasEnvironment = Object.keys(environment).length > 0;
     if (job.isNodeScript) {
-      launched.stdin.write(encodeMessage({ v: PROTOCOL_VERSION, type: 'start', job: job.id, args: job.args, logLevel: this.#options.logLevel }));
+      launched.stdin.write(encodeMessage({
+        v: PROTOCOL_VERSION, type: 'start', job: job.id, args: job.args, logLevel: this.#options.logLevel, ...(hasEnvironment ? { env: environment } : {}),
+      }));
+    } else if (hasEnvironment && this.#options.mark) {
+      launched.stdin.write(environmentBlock(environment, this.#options.mark));
     }
     try {
       return await launched.exited;

@@ -25,6 +25,29 @@ export function jobEnvironment(job: ComputeJob, placement: CommandPlacement): Re
 }
 
 /**
+ * Variables that stay on the command line: the shell and node need them before stdin is read,
+ * and they hold search paths, not secrets. Every other value travels on the job's stdin, where
+ * `ps` on the host cannot read it.
+ */
+const COMMAND_LINE_VARIABLES = new Set(['PATH', 'LD_LIBRARY_PATH', 'PYTHONPATH']);
+
+/** A job's variables split into those on its command line and those sent on its stdin. */
+export function splitEnvironment(job: ComputeJob, placement: CommandPlacement): { commandLine: Record<string, string>; stdin: Record<string, string> } {
+  const commandLine: Record<string, string> = {};
+  const stdin: Record<string, string> = {};
+  for (const [name, value] of Object.entries(jobEnvironment(job, placement))) (COMMAND_LINE_VARIABLES.has(name) ? commandLine : stdin)[name] = value;
+  return { commandLine, stdin };
+}
+
+/**
+ * What a plain command's launch shell reads first from stdin: `export` of the stdin variables,
+ * then a line holding the job's mark, which ends the block (a value may span lines).
+ */
+export function environmentBlock(environment: Record<string, string>, mark: string): string {
+  return `export ${assignments(environment).join(' ')}\n${mark}\n`;
+}
+
+/**
  * The guard in front of a plain command (a node script guards itself): a background shell reads
  * the job's stdin, which the master keeps open, and when it closes (the job ended, was cancelled,
  * or the master died) sends TERM to the job's process group and to every process that carries
@@ -54,22 +77,41 @@ function argumentText(arg: JsonValue): string {
   return typeof arg === 'string' ? arg : JSON.stringify(arg);
 }
 
-/**
- * `guard: false` leaves out a plain command's process-group guard and the job's mark, for
- * showing the command to people (--dry-run). `mark` is the job's mark (default: a new one).
- */
-export function buildCommand(job: ComputeJob, placement: CommandPlacement, { guard = true, mark = newJobMark() }: { guard?: boolean; mark?: string } = {}): string {
+export interface CommandOptions {
+  /** false: without a plain command's process-group guard and the job's mark, for people (--dry-run, records). */
+  guard?: boolean;
+  /** The job's mark (default: a new one). */
+  mark?: string;
+  /**
+   * Where the variables outside COMMAND_LINE_VARIABLES go: `stdin` (the launch: a plain command's
+   * shell reads them before anything else, a node script gets them in its start message), `shown`
+   * (on the command line, for --dry-run) or `omitted` (for records: command.sh, the journal).
+   */
+  environment?: 'stdin' | 'shown' | 'omitted';
+}
+
+/** The command line a job runs as; see CommandOptions for the forms of it. */
+export function buildCommand(job: ComputeJob, placement: CommandPlacement, options: CommandOptions = {}): string {
+  const { guard = true, mark = newJobMark() } = options;
+  const environment = options.environment ?? (guard ? 'stdin' : 'shown');
   const parts: string[] = [];
   if (placement.workingDirectory) {
     // `cd` first: mkdir is a program (a fork and an exec per job) and the directory exists for all but the first.
     const dir = shellQuote(placement.workingDirectory);
     parts.push(`{ cd ${dir} 2>/dev/null || { mkdir -p ${dir} && cd ${dir}; }; } || exit 126`);
   }
+  const split = splitEnvironment(job, placement);
+  const exported = environment === 'shown' ? jobEnvironment(job, placement) : split.commandLine;
   // `export` is a shell builtin; `exec env K=V node` would exec one more program before node.
-  const words = assignments(guard ? { ...jobEnvironment(job, placement), [JOB_MARK_VARIABLE]: mark } : jobEnvironment(job, placement));
+  const words = assignments(guard ? { ...exported, [JOB_MARK_VARIABLE]: mark } : exported);
   if (words.length > 0) parts.push(`export ${words.join(' ')}`);
   if (typeof job.command === 'string') {
     const command = [job.command, ...job.args.map((arg) => shellQuote(argumentText(arg)))].join(' ');
+    if (environment === 'stdin' && Object.keys(split.stdin).length > 0) {
+      // `read` takes one byte at a time from a pipe, so nothing after the block is consumed; the guard gets the rest.
+      parts.push(`e=; while IFS= read -r l && [ "$l" != ${mark} ]; do e="$e$l
+"; done; eval "$e"; unset e l`);
+    }
     if (guard) parts.push(processGroupGuard(mark), `exec /bin/sh -c ${shellQuote(command)}`);
     else parts.push(command);
   } else {

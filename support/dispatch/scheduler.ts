@@ -10,7 +10,7 @@ import type { AttemptRecord, JobResults } from '../protocol/job-outcome.js';
 import { Fifo } from './fifo.js';
 import { HostHealth } from './host-health.js';
 import { JobIdentities } from '../records/job-identity.js';
-import { buildCommand, jobEnvironment, type CommandPlacement } from './launch-command.js';
+import { buildCommand, jobEnvironment, newJobMark, splitEnvironment, type CommandPlacement } from './launch-command.js';
 import { executeJob } from './job-execution.js';
 import type { Launchers } from '../launchers/launcher-choice.js';
 import type { LogPressure } from '../logging/log-pressure.js';
@@ -317,11 +317,15 @@ export class Scheduler {
 
   #attempt(job: ComputeJob, options: ScheduleOptions, signal: AbortSignal, earlier: readonly AttemptRecord[]): Promise<JobResults> {
     const settings = this.#settings;
+    // Recorded without the values that travel on stdin: command.sh and the journal hold no secrets.
     this.#emit({ type: 'job-started', time: new Date().toISOString(), run: settings.runId ?? '', job: job.id, key: this.#keys.get(job) ?? '', host: job.host, attempt: earlier.length + 1,
-      command: buildCommand(job, settings.placement, { guard: false }), args: job.args });
+      command: buildCommand(job, settings.placement, { guard: false, environment: 'omitted' }), args: job.args });
+    const mark = newJobMark();
     return executeJob(job, {
       launcher: () => settings.launchers.for(job.host),
-      command: buildCommand(job, settings.placement),
+      command: buildCommand(job, settings.placement, { mark }),
+      environment: splitEnvironment(job, settings.placement).stdin,
+      mark,
       logger: settings.logger,
       logLevel: settings.logLevel,
       signal,

@@ -50,8 +50,8 @@ const passThrough: winston.Logform.Format = { transform: (info) => info };
 const jsonFormat = winston.format.combine(winston.format.timestamp(), winston.format.json());
 
 function fileStream(path: string): WriteStream {
-  mkdirSync(dirname(path), { recursive: true });
-  return createWriteStream(path, { flags: 'a' });
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  return createWriteStream(path, { flags: 'a', mode: 0o600 });
 }
 
 export function wantsColor(stream: Writable): boolean {

@@ -346,6 +346,7 @@ async function runAsJob(NodeClass: NodeClass): Promise<void> {
   }
   const start = decodeStartMessage(line);
   job = start.job;
+  if (start.env) Object.assign(process.env, start.env);
   const node = new NodeClass({ job, sink, logLevel: start.logLevel });
   const returned = await node.run(...start.args);
   let returncode = returned ?? 0;

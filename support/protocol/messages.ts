@@ -27,6 +27,8 @@ export interface StartMessage {
   args: JsonValue[];
   /** The most verbose level the master wants; the node drops finer records at the source. */
   logLevel: LogLevel;
+  /** Variables set before run(): they travel here rather than on the command line, where `ps` shows them. */
+  env?: Record<string, string>;
 }
 
 export interface LogMessage {
@@ -131,5 +133,10 @@ export function decodeStartMessage(line: string): StartMessage {
   }
   if (typeof value.job !== 'string' || !Array.isArray(value.args)) throw new ProtocolError('start message without "job" and "args"');
   const logLevel = LOG_LEVELS.includes(value.logLevel as LogLevel) ? (value.logLevel as LogLevel) : 'debug';
-  return { v: PROTOCOL_VERSION, type: 'start', job: value.job, args: value.args as JsonValue[], logLevel };
+  if (value.env !== undefined && !(isRecord(value.env) && Object.values(value.env).every((v) => typeof v === 'string'))) {
+    throw new ProtocolError('start message whose "env" is not an object of strings');
+  }
+  const start: StartMessage = { v: PROTOCOL_VERSION, type: 'start', job: value.job, args: value.args as JsonValue[], logLevel };
+  if (value.env !== undefined) start.env = value.env as Record<string, string>;
+  return start;
 }

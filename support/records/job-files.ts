@@ -57,7 +57,7 @@ class JobLog {
         return resolve();
       }
       // Appended: a resumed job keeps the lines of its earlier runs.
-      const stream = createWriteStream(join(dir, 'job.log'), { flags: 'a' });
+      const stream = createWriteStream(join(dir, 'job.log'), { flags: 'a', mode: 0o600 });
       stream.on('error', (error) => {
         onError(error);
         resolve();
@@ -178,7 +178,7 @@ export class JobFiles {
     let made = this.#directories.get(job);
     if (!made) {
       const dir = jobFilesDirectory(this.#jobDirectory, job);
-      made = this.#chain(job, () => mkdir(dir, { recursive: true })).then((ok) => (ok ? dir : undefined));
+      made = this.#chain(job, () => mkdir(dir, { recursive: true, mode: 0o700 })).then((ok) => (ok ? dir : undefined));
       this.#directories.set(job, made);
     }
     return made;
@@ -189,7 +189,7 @@ export class JobFiles {
     const dir = this.#directory(job);
     return this.#chain(job, async () => {
       const path = await dir;
-      if (path !== undefined) for (const [name, text] of files) await writeFile(join(path, name), text);
+      if (path !== undefined) for (const [name, text] of files) await writeFile(join(path, name), text, { mode: 0o600 });
     });
   }
 

@@ -43,8 +43,8 @@ export class JobJournal {
   append(event: RunEvent): void {
     if (this.#closed) return;
     if (this.#fd === undefined) {
-      mkdirSync(dirname(this.path), { recursive: true });
-      this.#fd = openSync(this.path, 'a');
+      mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+      this.#fd = openSync(this.path, 'a', 0o600);
     }
     writeSync(this.#fd, JSON.stringify(event) + '\n');
     if (event.type === 'run-started' || event.type === 'run-ended') {

@@ -84,7 +84,7 @@ export class RunLock {
   #create(): boolean {
     let fd: number;
     try {
-      fd = openSync(this.path, 'wx', 0o644);
+      fd = openSync(this.path, 'wx', 0o600);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
       throw error;

@@ -101,7 +101,7 @@ export class PipelineRun {
     });
     this.#hostsGiven = options.hosts !== undefined;
     this.hosts = options.hosts !== undefined ? expandHostRange(options.hosts, '--hosts') : clusterHosts(this.config);
-    mkdirSync(this.jobDirectory, { recursive: true });
+    mkdirSync(this.jobDirectory, { recursive: true, mode: 0o700 });
     // A dry run records nothing: it would look like a run to resume from.
     if (!options.dryRun) {
       this.#lock = new RunLock(this.jobDirectory, this.runId);
@@ -208,7 +208,7 @@ export class PipelineRun {
   begin(recipe: LoadedRecipe, inputs: Record<string, unknown>): void {
     const inputsHash = hashOf({ recipe: recipe.name, inputs });
     if (this.#lock) {
-      mkdirSync(this.jobDirectory, { recursive: true });
+      mkdirSync(this.jobDirectory, { recursive: true, mode: 0o700 });
       this.#lock.acquire(this.jobName, (why, holder) => {
         this.logger.warn(`taking over job ${this.jobName} from ${holder ? `pid ${holder.pid} on ${holder.host}` : 'a master'}: ${why}`);
       });

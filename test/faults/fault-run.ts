@@ -22,6 +22,8 @@ export interface JobSpec {
   retries?: number;
   retryOn?: string[];
   environment?: Record<string, string>;
+  /** A JSON file of more variables, which the recipe reads (so they are on no command line). */
+  environmentFile?: string;
 }
 
 export type JobReport = JobResults & { name: string };

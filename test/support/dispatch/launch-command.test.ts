@@ -5,7 +5,7 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ComputeJob, NodeScript } from '../../../support/dispatch/compute-job.js';
-import { buildCommand, processGroupGuard, type CommandPlacement } from '../../../support/dispatch/launch-command.js';
+import { buildCommand, environmentBlock, newJobMark, processGroupGuard, splitEnvironment, type CommandPlacement } from '../../../support/dispatch/launch-command.js';
 import { shellQuote } from '../../../support/protocol/shell-words.js';
 import { livingMembers, signalGroup } from '../../../support/protocol/process-group.js';
 
@@ -84,19 +84,19 @@ describe('support/dispatch/launch-command', () => {
   describe('buildCommand for a node script', () => {
     const script = new NodeScript('/opt/pipeline/dist/nodes/greet.js', 'greet');
     const placement: CommandPlacement = {
-      environment: { PIPELINE_ROOT: '/opt/pipe line', SHARED: 'from-placement' },
+      environment: { PATH: '/opt/pipe line/bin:/usr/bin', PIPELINE_ROOT: '/opt/pipe line', SHARED: 'from-placement' },
       nodeExecutable: '/usr/local/bin/node',
       scriptPath: (path) => '/remote' + path,
     };
 
-    it('moves stdout aside, sets the environment and runs node on the mapped script path', () => {
+    it('moves stdout aside, puts only the search paths on the command line and runs node on the mapped script path', () => {
       const job = new ComputeJob('lce001', script, ['secret-argument', { token: 'hunter2' }, 42], { environment: { JOB_VAR: 'x y', SHARED: 'from-job' } });
       const command = buildCommand(job, placement);
       expect(command).to.include('exec 3>&1 1>&2');
-      expect(command).to.include("PIPELINE_ROOT='/opt/pipe line'");
-      expect(command).to.include("JOB_VAR='x y'");
-      expect(command).to.include('SHARED=from-job');
-      expect(command).not.to.include('from-placement');
+      expect(command).to.include("PATH='/opt/pipe line/bin:/usr/bin'");
+      for (const hidden of ['PIPELINE_ROOT', 'JOB_VAR', 'x y', 'SHARED', 'from-job', 'from-placement']) expect(command).not.to.include(hidden);
+      // the rest travels in the start message, the job's own winning
+      expect(splitEnvironment(job, placement).stdin).to.deep.equal({ PIPELINE_ROOT: '/opt/pipe line', SHARED: 'from-job', JOB_VAR: 'x y' });
       expect(command).to.include('/usr/local/bin/node /remote/opt/pipeline/dist/nodes/greet.js');
       expect(command.indexOf('exec 3>&1 1>&2')).to.be.lessThan(command.indexOf('/usr/local/bin/node'));
     });
@@ -123,14 +123,15 @@ describe('support/dispatch/launch-command', () => {
         'echo "message on fd 3" >&3',
         'echo "stray print on stdout"',
         'echo "stderr line" >&2',
-        'echo "env=$PIPELINE_ROOT|$JOB_VAR" >&3',
+        'echo "env=$PYTHONPATH|$JOB_VAR" >&3',
         'read first; echo "stdin=$first" >&3',
         'exit 5',
       ].join('\n'));
       const job = new ComputeJob('h', new NodeScript(fake, 'fake'), ['not-on-the-command-line'], { environment: { JOB_VAR: "it's" } });
-      const command = buildCommand(job, { environment: { PIPELINE_ROOT: '/opt/pipe line' }, nodeExecutable: '/bin/sh', scriptPath: (p) => p });
+      const command = buildCommand(job, { environment: { PYTHONPATH: '/opt/pipe line' }, nodeExecutable: '/bin/sh', scriptPath: (p) => p });
       const result = sh(command, '{"start":true}\n');
-      expect(result.stdout).to.equal(`message on fd 3\nenv=/opt/pipe line|it's\nstdin={"start":true}\n`);
+      // JOB_VAR is in the start message, which the real runtime applies before run()
+      expect(result.stdout).to.equal(`message on fd 3\nenv=/opt/pipe line|\nstdin={"start":true}\n`);
       expect(result.stderr).to.equal('stray print on stdout\nstderr line\n');
       expect(result.status).to.equal(5);
     });
@@ -190,9 +191,13 @@ describe('support/dispatch/launch-command', () => {
       expect(result.status).to.equal(3);
     });
 
-    it('exports the environment, the job\'s variables winning', () => {
+    it('exports the environment it reads from stdin, the job\'s variables winning, none of it on the command line', () => {
       const job = new ComputeJob('h', 'printf "%s|%s" "$A" "$B"; sh -c \'printf "|%s" "$A"\'', [], { environment: { B: "job's $(value)" } });
-      const result = sh(buildCommand(job, { ...placement, environment: { A: 'from placement', B: 'overridden' } }));
+      const withEnvironment = { ...placement, environment: { A: 'from placement', B: 'overridden' } };
+      const mark = newJobMark();
+      const command = buildCommand(job, withEnvironment, { mark });
+      expect(command).not.to.include('from placement');
+      const result = sh(command, environmentBlock(splitEnvironment(job, withEnvironment).stdin, mark));
       expect(result.stdout).to.equal("from placement|job's $(value)|from placement");
     });
 
@@ -277,6 +282,19 @@ describe('support/dispatch/launch-command', () => {
       expect(() => process.kill(leftover, 0)).not.to.throw();
       child.stdin!.end();
       expect(await until(() => livingMembers(child.pid!).length === 0, 4000)).to.equal(true);
+    });
+
+    it('takes values of several lines and quotes from stdin, and leaves the rest of stdin to the guard', async () => {
+      const mark = newJobMark();
+      const tricky = `line one\nline two\n'quoted' "double" $(not run) \\`;
+      const job = new ComputeJob('h', 'printf "%s" "$SECRET"', [], { environment: { SECRET: tricky } });
+      const command = buildCommand(job, placement, { mark });
+      expect(command).not.to.include('quoted');
+      const { child, stdout, exited } = launch(command);
+      child.stdin!.write(environmentBlock(splitEnvironment(job, placement).stdin, mark));
+      expect(await exited).to.deep.equal([0, null]);
+      expect(stdout()).to.equal(tricky);
+      child.stdin!.end();
     });
 
     it('scales its polling to the grace it is given', () => {
