@@ -73,3 +73,33 @@ export class RecipeFailedError extends PipelineError {
     this.returncode = returncode;
   }
 }
+
+/**
+ * The run's records (journal, job files, log file) cannot be written: no space, a read-only
+ * mount, no permission. `reason` names the cause; `directory` is where. Exit 2 when nothing ran.
+ */
+export class RecordsError extends PipelineError {
+  readonly directory: string;
+  readonly code: string;
+  constructor(reason: RecordsFailureReason, directory: string, code: string, cause: unknown) {
+    super(reason, `cannot write the run's records in ${directory}: ${RECORDS_FAILURE_TEXT[reason]} (${code}); ${RECORDS_FAILURE_HINT[reason]}`, { cause });
+    this.directory = directory;
+    this.code = code;
+  }
+}
+
+export type RecordsFailureReason = 'no-space' | 'read-only' | 'no-permission' | 'io-error';
+
+const RECORDS_FAILURE_TEXT: Record<RecordsFailureReason, string> = {
+  'no-space': 'no space left on the device',
+  'read-only': 'the file system is read-only',
+  'no-permission': 'permission denied',
+  'io-error': 'the file system failed',
+};
+
+const RECORDS_FAILURE_HINT: Record<RecordsFailureReason, string> = {
+  'no-space': 'free space there, or point runtime_directory (pipeline.cfg [DEFAULT]) at another disk',
+  'read-only': 'point runtime_directory (pipeline.cfg [DEFAULT]) at a writable disk',
+  'no-permission': 'make it writable for this user, or point runtime_directory (pipeline.cfg [DEFAULT]) elsewhere',
+  'io-error': 'check the disk, or point runtime_directory (pipeline.cfg [DEFAULT]) elsewhere',
+};

@@ -1,5 +1,5 @@
 /** Ending the process: flush stdout and stderr first, map errors to one line and an exit code. */
-import { PipelineError, UsageError, InterruptedError } from '../errors.js';
+import { PipelineError, UsageError, InterruptedError, RecordsError } from '../errors.js';
 
 export async function exitWith(code: number): Promise<never> {
   // Exit only once what was written has left: stdout may be a pipe that a script reads.
@@ -10,7 +10,7 @@ export async function exitWith(code: number): Promise<never> {
 
 export function exitCodeFor(error: unknown): number {
   if (error instanceof InterruptedError) return error.exitCode;
-  if (error instanceof UsageError) return 2;
+  if (error instanceof UsageError || error instanceof RecordsError) return 2;
   return 1;
 }
 

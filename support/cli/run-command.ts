@@ -76,6 +76,7 @@ async function execute({ config, jobName, recipe: recipeArg, inputs: given, args
     run.stopLiveView();
     if (!json && Object.keys(outputs).length > 0) process.stdout.write(JSON.stringify(outputs, null, 2) + '\n');
     if (run.interruptedBy) throw new InterruptedError(run.interruptedBy);
+    if (run.recordsFailure && returncode === 0) returncode = 1; // the jobs may have done their work, but a resume would not know it
     return returncode;
   } catch (error) {
     if (error instanceof InterruptedError) returncode = error.exitCode;

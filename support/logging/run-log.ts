@@ -30,6 +30,8 @@ export interface RunLogOptions {
   transports?: winston.transport[];
   /** More streams whose backlog pauses job output, looked up each time (they come and go). */
   moreSinks?: () => Writable[];
+  /** Hears why the log file (or the JSON file) could not be written; the run goes on. */
+  onFileError?: (error: Error) => void;
 }
 
 export interface RunLog {
@@ -38,6 +40,8 @@ export interface RunLog {
   jsonFile?: string;
   /** Job output pauses while this is backlogged, so a flooding node cannot fill the master's memory. */
   pressure: LogPressure;
+  /** Writes nothing more to the files (the records failed): the console goes on. */
+  stopFiles(): void;
   close(): Promise<void>;
 }
 
@@ -49,9 +53,9 @@ const passThrough: winston.Logform.Format = { transform: (info) => info };
 
 const jsonFormat = winston.format.combine(winston.format.timestamp(), winston.format.json());
 
-function fileStream(path: string): WriteStream {
+function fileStream(path: string, onError: (error: Error) => void): WriteStream {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  return createWriteStream(path, { flags: 'a', mode: 0o600 });
+  return createWriteStream(path, { flags: 'a', mode: 0o600 }).on('error', onError);
 }
 
 export function wantsColor(stream: Writable): boolean {
@@ -66,13 +70,14 @@ export function openRunLog(options: RunLogOptions): RunLog {
     new LineTransport(consoleStream, options.consoleLevel, (info) => consoleLine(info, color, colorizer)),
   ];
   const files: WriteStream[] = [];
+  const onFileError = (error: Error) => options.onFileError?.(error);
   if (options.logFile) {
-    const stream = fileStream(options.logFile);
+    const stream = fileStream(options.logFile, onFileError);
     files.push(stream);
     transports.push(new LineTransport(stream, 'debug', logFileLine));
   }
   if (options.jsonFile) {
-    const stream = fileStream(options.jsonFile);
+    const stream = fileStream(options.jsonFile, onFileError);
     files.push(stream);
     transports.push(new winston.transports.Stream({ stream, level: 'debug', format: jsonFormat }));
   }
@@ -91,14 +96,18 @@ export function openRunLog(options: RunLogOptions): RunLog {
     logFile: options.logFile,
     jsonFile: options.jsonFile,
     pressure,
+    stopFiles() {
+      for (const stream of files) stream.destroy(); // a destroyed stream drops what is written to it
+    },
     close() {
       closing ??= (async () => {
         const finished = transports.map((transport) => once(transport, 'finish'));
         logger.end();
         await Promise.all(finished);
         await Promise.all(files.map(async (stream) => {
-          stream.end();
-          await once(stream, 'close');
+          if (stream.closed) return;
+          // Not once(): it rejects on 'error', and a file that could not be written is the records' problem, reported already.
+          await new Promise<void>((resolve) => stream.once('close', () => resolve()).end());
         }));
       })();
       return closing;

@@ -47,12 +47,13 @@ class JobLog {
   stream: WriteStream | undefined;
   #early: string[] | undefined = [];
   #ended = false;
+  #stopped = false;
   readonly #closed: Promise<void>;
 
   /** `directory` resolves once the job's directory exists (undefined if it could not be made). */
   constructor(directory: Promise<string | undefined>, onError: (error: Error) => void) {
     this.#closed = directory.then((dir) => new Promise<void>((resolve) => {
-      if (dir === undefined) {
+      if (dir === undefined || this.#stopped) {
         this.#early = undefined; // nowhere to write them: onError has heard why
         return resolve();
       }
@@ -65,12 +66,20 @@ class JobLog {
       this.stream = stream;
       for (const text of this.#early ?? []) stream.write(text);
       this.#early = undefined;
-      if (this.#ended) stream.end(resolve);
-      else stream.on('finish', resolve);
+      stream.on('close', resolve); // after 'finish', and also after stop() destroyed it
+      if (this.#ended) stream.end();
     }));
   }
 
+  /** Writes nothing more, not even what is buffered. */
+  stop(): void {
+    this.#stopped = true;
+    this.#early = undefined;
+    this.stream?.destroy();
+  }
+
   write(text: string): void {
+    if (this.#stopped) return;
     if (this.stream) this.stream.write(text);
     else this.#early?.push(text);
   }
@@ -86,7 +95,7 @@ class JobLog {
 export class JobFiles {
   readonly #jobDirectory: string;
   readonly #format: LineFormat;
-  readonly #onError: (error: Error) => void;
+  readonly #onError: (error?: Error) => void;
   /** This run's jobs whose files are being written: each job's directory, made or being made. */
   readonly #directories = new Map<string, Promise<string | undefined>>();
   readonly #logs = new Map<string, LineWriter<JobLog>>();
@@ -95,15 +104,27 @@ export class JobFiles {
   /** The end of job.log and the last files of jobs that ended: what close() waits for. */
   readonly #finishing = new Set<Promise<void>>();
   #caughtUp: { promise: Promise<void>; resolve: () => void } | undefined;
+  /** Set once the records failed: nothing more is written, so what space is left goes to the journal. */
+  #stopped = false;
 
-  /** `onError` hears of every file that could not be written (the run goes on without it). */
-  constructor(jobDirectory: string, format: LineFormat, onError: (error: Error) => void = () => {}) {
+  /** `onError` hears of every write that failed, and (without an error) of every one not tried after stop(). */
+  constructor(jobDirectory: string, format: LineFormat, onError: (error?: Error) => void = () => {}) {
     this.#jobDirectory = jobDirectory;
     this.#format = format;
     this.#onError = onError;
   }
 
+  /** Writes nothing more: files of jobs that start or end from now on are counted as not written. */
+  stop(): void {
+    this.#stopped = true;
+    for (const writer of this.#logs.values()) writer.stream.stop();
+  }
+
   onEvent(event: RunEvent): void {
+    if (this.#stopped) {
+      if (event.type === 'job-started' || (event.type === 'job-ended' && this.#directories.has(event.job))) this.#onError();
+      return;
+    }
     switch (event.type) {
       case 'job-started': {
         if (event.attempt > 1) break; // a retry: the same command, already written
@@ -150,7 +171,7 @@ export class JobFiles {
     const files = this;
     return new (class extends SyncTransport {
       override log(info: TransformableInfo, callback: () => void): void {
-        if (typeof info.job === 'string') files.#logFor(info.job).write(files.#format(info));
+        if (typeof info.job === 'string' && !files.#stopped) files.#logFor(info.job).write(files.#format(info));
         callback();
       }
     })({ level });

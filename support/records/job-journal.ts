@@ -6,7 +6,8 @@
  * Why not a database: SQLite needs a native build (npm installs no build scripts here) or
  * Node 22's node:sqlite; a journal needs neither and `tail -f`/`jq` can read it.
  */
-import { closeSync, existsSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, truncateSync, unlinkSync, writeSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -21,37 +22,124 @@ export function journalPath(jobDirectory: string): string {
 }
 
 /**
+ * Space set aside beside the journal at the start and given up in two steps when the disk
+ * fills: all but the last part for the ends of the jobs cancelled then, the last part for the run's end.
+ */
+export const RESERVE_BYTES = 256 * 1024;
+const RUN_END_RESERVE_BYTES = 64 * 1024;
+
+/**
  * Every event is written at once (a crash of the master loses nothing written). A run's start
  * and end are synced before the run goes on; job ends are synced in groups, off the event loop
  * (synced()): one fdatasync per job, measured at 0.1 to 1.5 ms here, held up dispatch.
+ * A write that fails (a full disk, a read-only mount) is cut back to the last whole line and
+ * reported to `onLost`; it never throws into the run.
  */
 export class JobJournal {
   readonly path: string;
+  readonly reservePath: string;
+  readonly #onLost: (error?: unknown) => void;
   #fd: number | undefined;
+  /** Bytes of whole lines in the file: where a failed write is cut back to. */
+  #size = 0;
   #closed = false;
+  /** Bytes of the reserve still set aside. */
+  #reserved = 0;
   /** Job ends written and not yet covered by a sync that has begun. */
   #unsynced = false;
   /** The sync under way, and the next one, queued behind it for what was written meanwhile. */
   #syncing: Promise<void> | undefined;
   #queued: Promise<void> | undefined;
 
-  /** Nothing is created until the first event: a run that fails its input checks leaves no records. */
-  constructor(path: string) {
+  /** `onLost` hears of every event that could not be written (with why, the first time). */
+  constructor(path: string, onLost: (error?: unknown) => void = () => {}) {
     this.path = path;
+    this.reservePath = `${path}.reserve`;
+    this.#onLost = onLost;
+  }
+
+  /**
+   * Creates the journal and its reserve: nothing is created before, so a run that fails its
+   * input checks leaves no records. Throws when they cannot be written (nothing has run yet).
+   */
+  open(): void {
+    if (this.#fd !== undefined) return;
+    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+    const reserve = openSync(this.reservePath, 'w', 0o600);
+    try {
+      // Random bytes: a compressing file system would not set zeros aside.
+      writeSync(reserve, randomBytes(RESERVE_BYTES));
+    } finally {
+      closeSync(reserve);
+    }
+    this.#reserved = RESERVE_BYTES;
+    this.#fd = openSync(this.path, 'a', 0o600);
+    this.#size = fstatSync(this.#fd).size;
   }
 
   append(event: RunEvent): void {
     if (this.#closed) return;
     if (this.#fd === undefined) {
-      mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
-      this.#fd = openSync(this.path, 'a', 0o600);
+      try {
+        this.open();
+      } catch (error) {
+        this.#onLost(error);
+        return;
+      }
     }
-    writeSync(this.#fd, JSON.stringify(event) + '\n');
+    let written = this.#write(JSON.stringify(event) + '\n', event.type === 'run-ended');
+    if (!written && event.type === 'run-ended' && Object.keys(event.outputs).length > 0) {
+      // The run's end matters more than the recipe's outputs (they were printed): status would say crashed.
+      const unrecorded = `${event.unrecorded ?? 'records incomplete'}, the recipe's outputs`;
+      written = this.#write(JSON.stringify({ ...event, outputs: {}, unrecorded }) + '\n', true);
+    }
+    if (!written) return;
     if (event.type === 'run-started' || event.type === 'run-ended') {
-      fdatasyncSync(this.#fd);
+      try {
+        fdatasyncSync(this.#fd!);
+      } catch (error) {
+        this.#onLost(error);
+      }
       this.#unsynced = false;
     } else if (event.type === 'job-ended') {
       this.#unsynced = true;
+    }
+  }
+
+  /**
+   * Writes one whole line or nothing. When it fails, part of the reserve is given up and the line
+   * tried again: the first time all but the run's end's part, and that part for the run's end.
+   */
+  #write(line: string, runEnd: boolean): boolean {
+    const bytes = Buffer.from(line);
+    for (;;) {
+      try {
+        for (let done = 0; done < bytes.length;) done += writeSync(this.#fd!, bytes, done);
+        this.#size += bytes.length;
+        return true;
+      } catch (error) {
+        try {
+          ftruncateSync(this.#fd!, this.#size); // no torn line: every event already written stays readable
+        } catch {
+          // the cut failed too: the reader drops a torn last line
+        }
+        if (this.#release(runEnd ? 0 : RUN_END_RESERVE_BYTES)) continue;
+        this.#onLost(error);
+        return false;
+      }
+    }
+  }
+
+  /** Shrinks the reserve to `keep` bytes; false if it held no more than that. */
+  #release(keep: number): boolean {
+    if (this.#reserved <= keep) return false;
+    this.#reserved = keep;
+    try {
+      if (keep === 0) unlinkSync(this.reservePath);
+      else truncateSync(this.reservePath, keep);
+      return true;
+    } catch {
+      return false;
     }
   }
 
@@ -71,24 +159,31 @@ export class JobJournal {
     const fd = this.#fd;
     if (!this.#unsynced || fd === undefined) return Promise.resolve(); // closed meanwhile: close() synced
     this.#unsynced = false;
-    const syncing = new Promise<void>((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
+    const syncing = new Promise<void>((resolve) => fdatasync(fd, (error) => {
+      if (error) this.#onLost(error); // the run stops; the jobs waiting for this go on to be cancelled
+      resolve();
+    }));
     this.#syncing = syncing;
-    const done = () => {
+    void syncing.then(() => {
       if (this.#syncing === syncing) this.#syncing = undefined;
-    };
-    syncing.then(done, done);
+    });
     return syncing;
   }
 
   close(): void {
     this.#closed = true;
+    this.#release(0);
     const fd = this.#fd;
     if (fd === undefined) return;
     this.#fd = undefined;
-    if (this.#unsynced) fdatasyncSync(fd);
+    try {
+      if (this.#unsynced) fdatasyncSync(fd);
+    } catch (error) {
+      this.#onLost(error);
+    }
     this.#unsynced = false;
     // A sync on the thread pool still uses the descriptor: close it after that.
-    if (this.#syncing) void this.#syncing.then(() => closeSync(fd), () => closeSync(fd));
+    if (this.#syncing) void this.#syncing.then(() => closeSync(fd));
     else closeSync(fd);
   }
 }

@@ -80,6 +80,8 @@ export interface RunEnded {
   /** The signal that interrupted the run, if one did. */
   interrupted: string | null;
   outputs: Record<string, unknown>;
+  /** When the records failed during the run (a full disk): since when, why, and what was not recorded. */
+  unrecorded?: string;
 }
 
 export type RunEvent = RunStarted | JobQueued | JobStarted | JobEnded | RunEnded;

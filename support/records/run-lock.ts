@@ -91,9 +91,12 @@ export class RunLock {
     }
     try {
       writeSync(fd, JSON.stringify({ host: hostname(), pid: process.pid, run: this.#run, since: new Date().toISOString() } satisfies Holder) + '\n');
-    } finally {
+    } catch (error) {
       closeSync(fd);
+      unlinkSync(this.path); // an empty lock would hold off the next run for a minute
+      throw error;
     }
+    closeSync(fd);
     this.#held = true;
     this.#timer = setInterval(() => this.#touch(), HEARTBEAT_MS);
     this.#timer.unref();

@@ -44,6 +44,8 @@ export interface RunReport {
   hosts: HostRow[];
   slowest: Array<{ job: string; host: string; duration: number }>;
   failures: FailureRow[];
+  /** What the run could not record (its disk filled or went read-only), as its end record says. */
+  unrecorded?: string;
 }
 
 const SLOWEST = 5;
@@ -93,6 +95,7 @@ export function reportRun(jobDirectory: string, recorded: RecordedRun): RunRepor
       message: job.ended?.message ?? '',
       ...(job.attempt > 0 ? { log: jobLogPath(jobDirectory, job.job) } : {}),
     })),
+    ...(recorded.ended?.unrecorded ? { unrecorded: recorded.ended.unrecorded } : {}),
   };
 }
 
@@ -126,6 +129,7 @@ export function detailLines(report: RunReport): string[] {
   }
   for (const row of report.failures.slice(0, LISTED_FAILURES)) lines.push(`${row.host}#${row.job} ${row.failure}: ${row.message}${row.log ? `  (log: ${row.log})` : ''}`);
   if (report.failures.length > LISTED_FAILURES) lines.push(`... and ${report.failures.length - LISTED_FAILURES} more failed jobs (pipeline status ${report.jobName} --json lists them)`);
+  if (report.unrecorded) lines.push(report.unrecorded);
   return lines;
 }
 

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
 import type { PipelineConfig } from '../config/pipeline-config.js';
-import { ConfigError, InputError, RecipeFailedError, UsageError } from '../errors.js';
+import { ConfigError, InputError, RecipeFailedError, UsageError, type RecordsError } from '../errors.js';
 import { resolveInputs } from '../recipe/fields.js';
 import { ClusterDescription, expandHostRange } from '../config/cluster-description.js';
 import { frameworkRoot } from '../config/framework-paths.js';
@@ -18,6 +18,7 @@ import { canonicalJson, hashOf } from '../records/job-identity.js';
 import { JobJournal, journalPath, readJournal, recordEvent, type RecordedRun } from '../records/job-journal.js';
 import { RECORD_VERSION, RunEvents, type JobEnded, type RunStarted } from '../records/run-events.js';
 import { RunLock } from '../records/run-lock.js';
+import { recording, RecordsOutage } from '../records/records-outage.js';
 import { StatusLine } from './status-line.js';
 import { KILL_GRACE_MS } from '../protocol/process-group.js';
 import type { LogLevel } from '../protocol/messages.js';
@@ -78,6 +79,8 @@ export class PipelineRun {
   #recorded: RecordedRun | undefined;
   #began = false;
   #interruptedBy: NodeJS.Signals | undefined;
+  /** What the run could not record once its disk filled or went read-only. */
+  readonly #outage: RecordsOutage;
 
   constructor(options: PipelineRunOptions) {
     const startTime = startTimeStamp(new Date());
@@ -101,16 +104,14 @@ export class PipelineRun {
     });
     this.#hostsGiven = options.hosts !== undefined;
     this.hosts = options.hosts !== undefined ? expandHostRange(options.hosts, '--hosts') : clusterHosts(this.config);
-    mkdirSync(this.jobDirectory, { recursive: true, mode: 0o700 });
+    recording(this.jobDirectory, () => mkdirSync(this.jobDirectory, { recursive: true, mode: 0o700 }));
+    this.#outage = new RecordsOutage(this.jobDirectory, (error) => this.#recordsFailed(error));
     // A dry run records nothing: it would look like a run to resume from.
     if (!options.dryRun) {
+      const outage = this.#outage;
       this.#lock = new RunLock(this.jobDirectory, this.runId);
-      this.#journal = new JobJournal(journalPath(this.jobDirectory));
-      let fileErrors = 0;
-      this.#jobFiles = new JobFiles(this.jobDirectory, fileLine, (error) => {
-        // One line, not one per job: a full disk would otherwise repeat it for every job.
-        if (fileErrors++ === 0) this.logger.error(`could not write a job's files under ${join(this.jobDirectory, 'jobs')}: ${error.message}; the jobs run on, later such errors are not shown`);
-      });
+      this.#journal = new JobJournal(journalPath(this.jobDirectory), (error) => outage.lost('journal events', error));
+      this.#jobFiles = new JobFiles(this.jobDirectory, fileLine, (error) => outage.lost('job file writes', error));
       const journal = this.#journal;
       const jobFiles = this.#jobFiles;
       this.events.subscribe((event) => journal.append(event)); // first: on disk before anyone hears of it
@@ -126,13 +127,14 @@ export class PipelineRun {
       this.#statusLine = statusLine;
       this.events.subscribe((event) => statusLine.onEvent(event));
     }
-    this.log = openRunLog({
+    this.log = recording(this.jobDirectory, () => openRunLog({
       consoleLevel: options.consoleLevel,
       logFile,
+      onFileError: (error) => this.#outage.lost('log file', error),
       ...(this.#statusLine ? { console: this.#statusLine.logStream, color: wantsColor(process.stderr) } : {}),
       transports: this.#jobFiles ? [this.#jobFiles.transport('debug')] : [],
       moreSinks: () => this.#jobFiles?.streams ?? [],
-    });
+    }));
     this.launchers = launchers;
     this.scheduler = new Scheduler({
       launchers: this.launchers,
@@ -178,6 +180,21 @@ export class PipelineRun {
     this.#abort.abort();
   }
 
+  /** The records cannot be written: record nothing more but the journal (its reserve is for that), and cancel every job. */
+  #recordsFailed(error: RecordsError): void {
+    this.#jobFiles?.stop();
+    this.log.stopFiles();
+    if (!this.#began) return; // begin() throws it: nothing has run
+    this.logger.error(`${error.message}; cancelling every job (what ended before is recorded)`);
+    this.#abort.abort();
+  }
+
+  /** The records failed during the run: the error, and one line of what could not be recorded. */
+  get recordsFailure(): { error: RecordsError; lost: string } | undefined {
+    const error = this.#outage.failure;
+    return error ? { error, lost: this.#outage.describe()! } : undefined;
+  }
+
   /** Finds a recipe (by name or path) or else a tasks.cfg task; task defaults come first, `given` wins. */
   async resolve(nameOrPath: string, given: Record<string, unknown>): Promise<{ recipe: LoadedRecipe; inputs: Record<string, unknown> }> {
     let path = tryFind(nameOrPath, this.config);
@@ -208,9 +225,12 @@ export class PipelineRun {
   begin(recipe: LoadedRecipe, inputs: Record<string, unknown>): void {
     const inputsHash = hashOf({ recipe: recipe.name, inputs });
     if (this.#lock) {
-      mkdirSync(this.jobDirectory, { recursive: true, mode: 0o700 });
-      this.#lock.acquire(this.jobName, (why, holder) => {
-        this.logger.warn(`taking over job ${this.jobName} from ${holder ? `pid ${holder.pid} on ${holder.host}` : 'a master'}: ${why}`);
+      const lock = this.#lock;
+      recording(this.jobDirectory, () => {
+        mkdirSync(this.jobDirectory, { recursive: true, mode: 0o700 });
+        lock.acquire(this.jobName, (why, holder) => {
+          this.logger.warn(`taking over job ${this.jobName} from ${holder ? `pid ${holder.pid} on ${holder.host}` : 'a master'}: ${why}`);
+        });
       });
     }
     if (this.#journal && !this.#options.fresh) {
@@ -222,12 +242,17 @@ export class PipelineRun {
       }
       this.#reusable = recorded.succeeded;
     }
-    this.#began = true;
+    if (this.#journal) {
+      const journal = this.#journal;
+      recording(this.jobDirectory, () => journal.open());
+    }
     this.events.emit({
       type: 'run-started', v: RECORD_VERSION, time: new Date().toISOString(), run: this.runId, jobName: this.jobName,
       recipe: recipe.name, recipePath: recipe.path, inputs, inputsHash, hosts: this.hosts, pid: process.pid, controlHost: hostname(),
       fresh: Boolean(this.#options.fresh), logFile: this.log.logFile ?? null,
     });
+    if (this.#outage.failure) throw this.#outage.failure; // not even the start could be recorded: run nothing
+    this.#began = true;
     if (this.#reusable.size > 0) {
       this.logger.info(`resuming job ${this.jobName}: ${this.#reusable.size} jobs succeeded in earlier runs and are not run again (--fresh reruns them)`);
     }
@@ -284,6 +309,8 @@ export class PipelineRun {
     const level = report.failures.length > 0 ? 'error' : 'info';
     this.logger.log(level, `summary: ${headline(report)}`);
     for (const line of detailLines(report)) this.logger.log(level, `  ${line}`);
+    const unrecorded = this.#outage.describe();
+    if (unrecorded) this.logger.error(`  ${unrecorded}`);
   }
 
   /**
@@ -298,7 +325,7 @@ export class PipelineRun {
     if (this.#began && ended) {
       this.events.emit({
         type: 'run-ended', time: new Date().toISOString(), run: this.runId, returncode: ended.returncode,
-        interrupted: this.#interruptedBy ?? null, outputs: ended.outputs,
+        interrupted: this.#interruptedBy ?? null, outputs: ended.outputs, ...(this.#outage.failure ? { unrecorded: this.#outage.describe() } : {}),
       });
     }
     this.#journal?.close();
