@@ -116,7 +116,7 @@ describe('support/records/job-files', () => {
   it('reports files it cannot write and goes on', async () => {
     writeFileSync(join(dir, 'jobs'), 'not a directory\n');
     const errors: string[] = [];
-    const jobFiles = new JobFiles(dir, (info) => String(info.message), (error) => errors.push(error.message));
+    const jobFiles = new JobFiles(dir, (info) => String(info.message), (error) => errors.push(error?.message ?? 'not written after stop()'));
     jobFiles.onEvent(started('a'));
     jobFiles.transport('debug').log!({ level: 'info', message: 'lost', job: 'a' }, () => {});
     jobFiles.onEvent(ended('a', 0));
