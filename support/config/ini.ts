@@ -11,7 +11,8 @@
  *   (joined with `\n`); empty lines inside a value are kept when a continuation follows, and
  *   trailing empty lines are dropped; comment lines inside a value are skipped;
  * - `[DEFAULT]` values are visible in every section; `[DEFAULT]` may appear more than once;
- * - strict mode: a duplicate section or a duplicate key within a section is an error;
+ * - strict mode: a duplicate section or a duplicate key within a section is an error (or, with
+ *   `duplicates: 'merge'`, merged as Python 2 did, with a warning);
  * - `%(name)s` interpolation looked up in `vars`, then the section, then DEFAULT; `%%` is `%`;
  *   references are expanded recursively (up to 10 levels) in the context of the section asked for.
  *
@@ -30,6 +31,17 @@ interface Entry {
   value: string;
   /** 1-based line of the key, or undefined for values added with `set()`. */
   line: number | undefined;
+  /** The file the key is written in, when it is not this IniFile's own (a merged layer). */
+  file?: string;
+}
+
+export interface IniOptions {
+  /**
+   * `strict` (Python 3): a duplicate section or key is an error. `merge` (Python 2's ConfigParser,
+   * which LOFAR's tasks.cfg files were written for): a repeated section adds to the first and a
+   * repeated key's later value wins, each noted in `warnings`.
+   */
+  duplicates?: 'strict' | 'merge';
 }
 
 type Section = Map<string, Entry>;
@@ -56,21 +68,64 @@ export class IniFile {
   private readonly sectionMap = new Map<string, Section>();
   /** Line of each section header (the first one for DEFAULT). */
   private readonly sectionLines = new Map<string, number>();
+  readonly #options: IniOptions;
+  readonly #sectionFiles = new Map<string, string>();
+  /** What `duplicates: 'merge'` let through, one line each naming the file and both lines. */
+  readonly warnings: string[] = [];
 
-  private constructor(file: string) {
+  private constructor(file: string, options: IniOptions = {}) {
     this.file = file;
+    this.#options = options;
   }
 
   /** Parses INI text; `file` is used in error messages only. Throws ConfigError on bad syntax. */
-  static parse(text: string, file: string): IniFile {
-    const ini = new IniFile(file);
+  static parse(text: string, file: string, options: IniOptions = {}): IniFile {
+    const ini = new IniFile(file, options);
     ini.read(text);
     return ini;
   }
 
   /** Reads and parses a file; an unreadable file is a ConfigError "<file>: cannot read: <reason>". */
-  static async load(file: string): Promise<IniFile> {
-    return IniFile.parse(await readConfigText(file), file);
+  static async load(file: string, options: IniOptions = {}): Promise<IniFile> {
+    return IniFile.parse(await readConfigText(file), file, options);
+  }
+
+  /**
+   * Several files read as one, in order, as Python's `read([...])` does: a later file's keys win,
+   * its sections add to those of the same name. `defaults` come first (lofarpipe reads the task
+   * files with pipeline.cfg's [DEFAULT] values). Each key keeps the file and line it came from.
+   */
+  static layered(name: string, layers: readonly IniFile[], defaults?: IniFile): IniFile {
+    const merged = new IniFile(name, { duplicates: 'merge' });
+    const copy = (from: Section, into: Section, file: string): void => {
+      for (const [key, entry] of from) into.set(key, { ...entry, file: entry.file ?? file });
+    };
+    if (defaults) copy(defaults.defaults, merged.defaults, defaults.file);
+    for (const layer of layers) {
+      copy(layer.defaults, merged.defaults, layer.file);
+      for (const [section, keys] of layer.sectionMap) {
+        let into = merged.sectionMap.get(section);
+        if (into === undefined) {
+          into = new Map();
+          merged.sectionMap.set(section, into);
+          merged.sectionLines.set(section, layer.sectionLines.get(section)!);
+          merged.#sectionFiles.set(section, layer.file);
+        }
+        copy(keys, into, layer.file);
+      }
+      merged.warnings.push(...layer.warnings);
+    }
+    return merged;
+  }
+
+  /** The file a section was first defined in (for a layered IniFile; else this file). */
+  sectionFile(section: string): string {
+    return this.#sectionFiles.get(section) ?? this.file;
+  }
+
+  /** The file a key seen in `section` is written in. */
+  fileOf(section: string, key: string): string {
+    return this.lookup(section, key)?.file ?? this.file;
   }
 
   /** Section names in file order, without DEFAULT. */
@@ -166,7 +221,8 @@ export class IniFile {
   /** "<file>:<line>" of a key, or just "<file>" for a key without a line. */
   private where(section: string, key: string): string {
     const line = this.lineOf(section, key);
-    return line === undefined ? this.file : `${this.file}:${line}`;
+    const file = this.fileOf(section, key);
+    return line === undefined ? file : `${file}:${line}`;
   }
 
   private fail(line: number | undefined, message: string): never {
@@ -223,12 +279,17 @@ export class IniFile {
           if (!this.sectionLines.has(name)) this.sectionLines.set(name, lineno);
         } else {
           const first = this.sectionLines.get(name);
-          if (first !== undefined) {
+          if (first !== undefined && this.#options.duplicates !== 'merge') {
             this.fail(lineno, `duplicate section [${name}] (first defined on line ${first}); merge the two sections`);
           }
-          cursect = new Map();
-          this.sectionMap.set(name, cursect);
-          this.sectionLines.set(name, lineno);
+          if (first !== undefined) {
+            this.warnings.push(`${this.file}:${lineno}: [${name}] is defined again (first on line ${first}); its keys are added to the first, later values win, as Python 2's ConfigParser read it`);
+            cursect = this.sectionMap.get(name)!;
+          } else {
+            cursect = new Map();
+            this.sectionMap.set(name, cursect);
+            this.sectionLines.set(name, lineno);
+          }
         }
         sectname = name;
         continue;
@@ -255,9 +316,10 @@ export class IniFile {
       const key = assign[1]!.toLowerCase();
       const seenAt = `${sectname}\0${key}`;
       const first = seenKeys.get(seenAt);
-      if (first !== undefined) {
+      if (first !== undefined && this.#options.duplicates !== 'merge') {
         this.fail(lineno, `duplicate key '${key}' in section [${sectname}] (first defined on line ${first}); keep only one`);
       }
+      if (first !== undefined) this.warnings.push(`${this.file}:${lineno}: [${sectname}] ${key} is set again (first on line ${first}); the later value wins`);
       seenKeys.set(seenAt, lineno);
       const value = assign[3]!;
       cursect.set(key, { value, line: lineno });

@@ -74,6 +74,11 @@ export class PipelineConfig {
     return new PipelineConfig(await IniFile.load(path), vars);
   }
 
+  /** The variables every lookup can interpolate (framework_root, cwd, and a run's job_name and start_time). */
+  get vars(): Readonly<Record<string, string>> {
+    return this.#vars;
+  }
+
   /** A copy that interpolates with more variables (the run's job_name and start_time). */
   withVars(vars: Record<string, string>): PipelineConfig {
     return new PipelineConfig(this.ini, { ...this.#vars, ...vars });

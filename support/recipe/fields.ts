@@ -178,7 +178,11 @@ export type InputsOf<F extends Fields> = { [K in keyof F]: F[K] extends Field<in
  * Checks the given raw values against the declared fields: every required input present, every
  * value of its kind, no unknown names. Defaults fill the rest.
  */
-export function resolveInputs(fields: Fields, givenAsTyped: Record<string, unknown>): Record<string, unknown> {
+/**
+ * Checks the given inputs against the fields, fills in defaults. `extra` are inputs the recipe
+ * does not declare that are kept as given (a tasks.cfg task's other keys, as lofarpipe passes them).
+ */
+export function resolveInputs(fields: Fields, givenAsTyped: Record<string, unknown>, extra: Record<string, string> = {}): Record<string, unknown> {
   const given = normalizeNames(givenAsTyped, Object.keys(fields));
   for (const name of Object.keys(given)) {
     if (!(name in fields)) {
@@ -186,7 +190,7 @@ export function resolveInputs(fields: Fields, givenAsTyped: Record<string, unkno
       throw new InputError(name, `unknown input ${flagName(name)}; this recipe's inputs: ${known}`);
     }
   }
-  const inputs: Record<string, unknown> = {};
+  const inputs: Record<string, unknown> = { ...extra };
   for (const [name, spec] of Object.entries(fields)) {
     const value = given[name];
     if (value === undefined) {

@@ -5,7 +5,7 @@
  */
 import { accessSync, constants, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { RecordsError, type RecordsFailureReason } from '../errors.js';
+import { PipelineError, RecordsError, type RecordsFailureReason } from '../errors.js';
 
 const REASON_BY_CODE: Record<string, RecordsFailureReason> = {
   ENOSPC: 'no-space',
@@ -42,28 +42,40 @@ function whyNotCreated(directory: string): string | undefined {
   }
 }
 
-/** Runs `write`; a failure comes out as a RecordsError naming `directory`. */
+/** Runs `write`; a file system error comes out as a RecordsError naming `directory` (others, such as a held lock, as they are). */
 export function recording<T>(directory: string, write: () => T): T {
   try {
     return write();
   } catch (error) {
+    if (typeof (error as NodeJS.ErrnoException | undefined)?.code !== 'string' || error instanceof PipelineError) throw error;
     throw recordsError(error, directory);
   }
 }
 
 export type RecordKind = 'journal events' | 'job file writes' | 'log file';
 
+/** Causes that mean the disk itself is gone for writing: the journal's next write fails too. */
+const DISK_GONE: readonly RecordsFailureReason[] = ['no-space', 'read-only'];
+
 export class RecordsOutage {
   readonly #directory: string;
   readonly #onFirst: (error: RecordsError) => void;
+  readonly #onSecondary: (kind: RecordKind, error: Error) => void;
+  #secondaryHeard = false;
   #failure: RecordsError | undefined;
   #when: Date | undefined;
   readonly #lost = new Map<RecordKind, number>();
 
-  /** `onFirst` hears of the first failure only: the run stops once, not once per file. */
-  constructor(directory: string, onFirst: (error: RecordsError) => void) {
+  /**
+   * `onFirst` hears of the first failure only: the run stops once, not once per file. A job file
+   * or the log file failing for another cause (a path that is not a directory, a permission) is
+   * not worth stopping the jobs for, as long as the journal is written: `onSecondary` hears of
+   * the first such error.
+   */
+  constructor(directory: string, onFirst: (error: RecordsError) => void, onSecondary: (kind: RecordKind, error: Error) => void = () => {}) {
     this.#directory = directory;
     this.#onFirst = onFirst;
+    this.#onSecondary = onSecondary;
   }
 
   get failure(): RecordsError | undefined {
@@ -72,6 +84,14 @@ export class RecordsOutage {
 
   /** A write of `kind` failed (`error`), or was not tried because records had already failed (no error). */
   lost(kind: RecordKind, error?: unknown): void {
+    if (this.#failure === undefined && error !== undefined && kind !== 'journal events') {
+      const failure = recordsError(error, this.#directory);
+      if (!DISK_GONE.includes(failure.reason as RecordsFailureReason)) {
+        if (!this.#secondaryHeard) this.#onSecondary(kind, error as Error);
+        this.#secondaryHeard = true;
+        return;
+      }
+    }
     this.#lost.set(kind, (this.#lost.get(kind) ?? 0) + 1);
     if (this.#failure || error === undefined) return;
     this.#failure = recordsError(error, this.#directory);

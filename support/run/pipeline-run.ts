@@ -22,7 +22,8 @@ import { recording, RecordsOutage } from '../records/records-outage.js';
 import { StatusLine } from './status-line.js';
 import { KILL_GRACE_MS } from '../protocol/process-group.js';
 import type { LogLevel } from '../protocol/messages.js';
-import { findRecipe, findTask, loadRecipe, type LoadedRecipe } from './recipe-loader.js';
+import { findRecipe, loadRecipe, looksLikePath, type LoadedRecipe } from './recipe-loader.js';
+import { TaskCatalog } from '../config/task-catalog.js';
 import type { RecipeContext } from '../recipe/base-recipe.js';
 import { detailLines, headline, reportRun } from '../records/run-report.js';
 import { Scheduler } from '../dispatch/scheduler.js';
@@ -78,6 +79,7 @@ export class PipelineRun {
   /** This run as its records describe it (not kept for a dry run, which records nothing). */
   #recorded: RecordedRun | undefined;
   #began = false;
+  #tasks: Promise<TaskCatalog> | undefined;
   #interruptedBy: NodeJS.Signals | undefined;
   /** What the run could not record once its disk filled or went read-only. */
   readonly #outage: RecordsOutage;
@@ -105,7 +107,11 @@ export class PipelineRun {
     this.#hostsGiven = options.hosts !== undefined;
     this.hosts = options.hosts !== undefined ? expandHostRange(options.hosts, '--hosts') : clusterHosts(this.config);
     recording(this.jobDirectory, () => mkdirSync(this.jobDirectory, { recursive: true, mode: 0o700 }));
-    this.#outage = new RecordsOutage(this.jobDirectory, (error) => this.#recordsFailed(error));
+    this.#outage = new RecordsOutage(this.jobDirectory, (error) => this.#recordsFailed(error), (kind, error) => {
+      // One line, not one per job: the jobs and the journal go on.
+      const what = kind === 'log file' ? `the log file ${this.log.logFile}` : `a job's files under ${join(this.jobDirectory, 'jobs')}`;
+      this.logger.error(`could not write ${what}: ${error.message}; the jobs run on, later such errors are not shown`);
+    });
     // A dry run records nothing: it would look like a run to resume from.
     if (!options.dryRun) {
       const outage = this.#outage;
@@ -195,26 +201,45 @@ export class PipelineRun {
     return error ? { error, lost: this.#outage.describe()! } : undefined;
   }
 
-  /** Finds a recipe (by name or path) or else a tasks.cfg task; task defaults come first, `given` wins. */
+  /**
+   * Finds a tasks.cfg task or else a recipe (by name or path). A task wins over a recipe of the
+   * same name, as in lofarpipe (a task usually has its recipe's name and names that recipe).
+   * Task values come first and `given` wins; task keys the recipe does not declare are passed on
+   * as extra text inputs, as lofarpipe passes them.
+   */
   async resolve(nameOrPath: string, given: Record<string, unknown>): Promise<{ recipe: LoadedRecipe; inputs: Record<string, unknown> }> {
-    let path = tryFind(nameOrPath, this.config);
-    const task = path ? undefined : await findTask(nameOrPath, this.config);
-    path ??= findRecipe(task ? task.recipe : nameOrPath, this.config);
-    const recipe = await loadRecipe(path);
+    const tasks = await this.#taskCatalog();
+    const task = looksLikePath(nameOrPath) ? undefined : tasks.task(nameOrPath);
+    const recipe = await loadRecipe(findRecipe(task ? task.recipe : nameOrPath, this.config, task ? `task [${task.name}] of ${task.file}` : undefined));
     const fields = recipe.RecipeClass.inputs ?? {};
     const raw: Record<string, unknown> = {};
+    const extra: Record<string, string> = {};
     if (task) {
+      const declared = new Set(Object.keys(fields).map((name) => name.toLowerCase()));
       const byLowerName = new Map(Object.keys(fields).map((name) => [name.toLowerCase(), name]));
       for (const [key, value] of Object.entries(task.inputs)) {
         const name = byLowerName.get(key);
-        if (!name) throw new InputError(key, `${task.file}: task [${task.name}] sets ${key}, which recipe ${task.recipe} does not take`);
-        raw[name] = value;
+        if (name) raw[name] = value;
+        else if (!declared.has(key)) extra[key] = value;
+      }
+      const passed = Object.keys(extra);
+      if (passed.length > 0) {
+        this.logger.verbose(`task [${task.name}] sets ${passed.join(', ')}, which recipe ${task.recipe} does not declare: passed on as text in this.inputs`);
       }
     }
     // A recipe that declares a `hosts` input receives --hosts there too.
     if ('hosts' in fields && this.#hostsGiven) raw.hosts = this.hosts;
     Object.assign(raw, given);
-    return { recipe, inputs: resolveInputs(fields, raw) };
+    return { recipe, inputs: resolveInputs(fields, raw, extra) };
+  }
+
+  /** The configured task files, read once per run. */
+  #taskCatalog(): Promise<TaskCatalog> {
+    this.#tasks ??= TaskCatalog.load(this.config).then((catalog) => {
+      for (const warning of catalog.warnings) this.logger.warn(warning);
+      return catalog;
+    });
+    return this.#tasks;
   }
 
   /**
@@ -341,14 +366,6 @@ function describeChanges(last: RunStarted, recipe: string, inputs: Record<string
     .filter((name) => canonicalJson(last.inputs[name]) !== canonicalJson(inputs[name]));
   const shown = names.slice(0, 3).map((name) => `--${name} ${canonicalJson(last.inputs[name]) ?? '(unset)'}, now ${canonicalJson(inputs[name]) ?? '(unset)'}`);
   return `other inputs (${shown.join('; ')}${names.length > 3 ? `; and ${names.length - 3} more` : ''})`;
-}
-
-function tryFind(nameOrPath: string, config: PipelineConfig): string | undefined {
-  try {
-    return findRecipe(nameOrPath, config);
-  } catch {
-    return undefined;
-  }
 }
 
 /** A node script's path on the hosts: under install_root when it is part of the framework. */

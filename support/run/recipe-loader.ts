@@ -3,7 +3,6 @@ import { existsSync, readdirSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { NotFoundError, UsageError } from '../errors.js';
-import { IniFile } from '../config/ini.js';
 import { expandHome, type PipelineConfig } from '../config/pipeline-config.js';
 import { shippedRecipeDirectory } from '../config/framework-paths.js';
 import { BaseRecipe, type RecipeClass } from '../recipe/base-recipe.js';
@@ -21,12 +20,16 @@ export function recipeDirectories(config: PipelineConfig): string[] {
   return [...config.recipeDirectories, shippedRecipeDirectory];
 }
 
-function looksLikePath(nameOrPath: string): boolean {
+export function looksLikePath(nameOrPath: string): boolean {
   return nameOrPath.includes('/') || RECIPE_EXTENSIONS.includes(extname(nameOrPath));
 }
 
-/** The module file of a recipe given by name (searched in the recipe directories) or path. */
-export function findRecipe(nameOrPath: string, config: PipelineConfig): string {
+/**
+ * The module file of a recipe given by name (searched in the recipe directories, and in their
+ * `master/` subdirectories, where lofarpipe keeps its recipes) or path. `wantedBy` names what
+ * asked for it (a task), for the message when it is not there.
+ */
+export function findRecipe(nameOrPath: string, config: PipelineConfig, wantedBy?: string): string {
   if (looksLikePath(nameOrPath)) {
     const path = resolve(expandHome(nameOrPath));
     if (!existsSync(path)) throw new NotFoundError(`recipe file ${nameOrPath} does not exist`);
@@ -34,12 +37,18 @@ export function findRecipe(nameOrPath: string, config: PipelineConfig): string {
   }
   const directories = recipeDirectories(config);
   for (const dir of directories) {
-    for (const ext of RECIPE_EXTENSIONS) {
-      const path = join(dir, nameOrPath + ext);
-      if (existsSync(path)) return path;
+    for (const sub of [dir, join(dir, 'master')]) {
+      for (const ext of RECIPE_EXTENSIONS) {
+        const path = join(sub, nameOrPath + ext);
+        if (existsSync(path)) return path;
+      }
     }
   }
-  throw new NotFoundError(`unknown recipe ${JSON.stringify(nameOrPath)}: not found in ${directories.join(', ')} (pipeline list shows the recipes)`);
+  if (wantedBy) {
+    throw new NotFoundError(`${wantedBy} runs recipe ${JSON.stringify(nameOrPath)}, which is not here: not found in ${directories.join(', ')}; `
+      + 'write it as a recipe (see "Write a recipe") or run another task');
+  }
+  throw new NotFoundError(`unknown recipe or task ${JSON.stringify(nameOrPath)}: not found in ${directories.join(', ')} nor in the task files (pipeline list shows both)`);
 }
 
 function isRecipeClass(value: unknown): value is RecipeClass {
@@ -64,7 +73,7 @@ export async function loadRecipe(path: string): Promise<LoadedRecipe> {
 /** Every recipe in the recipe directories (first one wins for a name), for `pipeline list`. */
 export function listRecipeFiles(config: PipelineConfig): Array<{ name: string; path: string }> {
   const seen = new Map<string, string>();
-  for (const dir of recipeDirectories(config)) {
+  for (const dir of recipeDirectories(config).flatMap((dir) => [dir, join(dir, 'master')])) {
     let entries: string[];
     try {
       entries = readdirSync(dir).sort();
@@ -79,30 +88,4 @@ export function listRecipeFiles(config: PipelineConfig): Array<{ name: string; p
     }
   }
   return [...seen].map(([name, path]) => ({ name, path }));
-}
-
-export interface TaskDefinition {
-  name: string;
-  recipe: string;
-  /** Default inputs from the task file, as text. */
-  inputs: Record<string, string>;
-  file: string;
-}
-
-/** A task from the configured task files (`[name]\nrecipe = ...\ninput = value`), or undefined. */
-export async function findTask(name: string, config: PipelineConfig): Promise<TaskDefinition | undefined> {
-  for (const file of config.taskFiles) {
-    if (!existsSync(file)) continue;
-    const ini = await IniFile.load(file);
-    if (!ini.hasSection(name)) continue;
-    const recipe = ini.get(name, 'recipe');
-    if (!recipe) throw new UsageError(`${file}: task [${name}] has no "recipe = <name>" line`);
-    const inputs: Record<string, string> = {};
-    for (const key of ini.keys(name)) {
-      if (key === 'recipe' || !ini.has(name, key)) continue;
-      inputs[key] = ini.get(name, key) ?? '';
-    }
-    return { name, recipe, inputs, file };
-  }
-  return undefined;
 }

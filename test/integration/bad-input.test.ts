@@ -19,7 +19,7 @@ describe('bad input: exit 2 and one clear line', function () {
   afterEach(() => ws.remove());
 
   it('an unknown recipe', async () => {
-    expectUsageError(await ws.run(['run', 'no_such_recipe']), /^pipeline: unknown recipe "no_such_recipe": not found in .*recipes/);
+    expectUsageError(await ws.run(['run', 'no_such_recipe']), /^pipeline: unknown recipe or task "no_such_recipe": not found in .*recipes/);
   });
 
   it('a one-value option given twice', async () => {

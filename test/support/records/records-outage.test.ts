@@ -42,4 +42,17 @@ describe('support/records/records-outage', () => {
     expect(outage.failure?.reason).to.equal('no-space');
     expect(outage.describe()).to.match(/^records incomplete since \d\d:\d\d:\d\d: cannot write the run's records in \/jobs\/x: no space left on the device \(ENOSPC\); not recorded: 1 job file writes, 2 journal events, the rest of the log file$/);
   });
+
+  it('a job file that cannot be written for another cause (not a directory, a permission) is told once and does not stop the run', () => {
+    const stops: RecordsError[] = [];
+    const told: string[] = [];
+    const outage = new RecordsOutage('/jobs/x', (error) => stops.push(error), (kind, error) => told.push(`${kind}: ${error.message}`));
+    outage.lost('job file writes', errno('ENOTDIR'));
+    outage.lost('job file writes', errno('EACCES'));
+    expect(stops).to.deep.equal([]);
+    expect(told).to.deep.equal(['job file writes: ENOTDIR: failed, write']);
+    expect(outage.describe()).to.equal(undefined);
+    outage.lost('journal events', errno('EACCES'));
+    expect(stops).to.have.length(1);
+  });
 });
