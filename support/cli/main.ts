@@ -17,7 +17,8 @@ import { exitWith, reportFatal } from './exit.js';
 import { watchStdout } from './closed-stdout.js';
 
 const GLOBAL_OPTIONS = {
-  config: { type: 'string', describe: 'pipeline.cfg to use (default: ./pipeline.cfg, ~/.pipeline.cfg, the shipped one)' },
+  // -c as lofarpipe's runPipeline.sh passes it.
+  config: { alias: 'c', type: 'string', describe: 'pipeline.cfg to use (default: ./pipeline.cfg, ~/.pipeline.cfg, the shipped one)' },
 } as const;
 
 /** Options that take one value: given twice, yargs makes a list of them, which nothing below expects. */

@@ -10,7 +10,7 @@ import { PipelineRun } from '../run/pipeline-run.js';
 import type { LogLevel } from '../protocol/messages.js';
 
 const RUN_OPTIONS = new Set([
-  '_', '$0', 'recipe', 'config', 'job-name', 'j', 'dry-run', 'verbose', 'v', 'debug', 'd', 'help', 'hosts',
+  '_', '$0', 'recipe', 'config', 'c', 'job-name', 'j', 'dry-run', 'verbose', 'v', 'debug', 'd', 'help', 'hosts',
   'fresh', 'resume-anyway', 'json',
 ]);
 

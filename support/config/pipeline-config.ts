@@ -13,6 +13,11 @@ import { IniFile, parseBool, parseList } from './ini.js';
 export type RemoteMethod = 'auto' | 'local' | 'ssh';
 const METHODS: readonly RemoteMethod[] = ['auto', 'local', 'ssh'];
 
+/** lofarpipe's max_per_node: 0 is no limit. */
+export function perHostLimit(maxPerNode: number): number {
+  return maxPerNode === 0 ? Number.POSITIVE_INFINITY : maxPerNode;
+}
+
 export function expandHome(path: string): string {
   return path === '~' || path.startsWith('~/') ? homedir() + path.slice(1) : path;
 }
@@ -38,13 +43,25 @@ export function locateConfig(explicit: string | undefined, cwd = process.cwd()):
  */
 const KNOWN_KEYS: Record<string, readonly string[]> = {
   remote: [
-    'method', 'max_per_node', 'job_timeout', 'retries', 'retry_delay', 'environment', 'node_executable', 'install_root',
+    'method', 'max_per_node', 'job_timeout', 'retries', 'retry_delay', 'environment', 'node_executable', 'python_executable', 'install_root',
     'ssh_config', 'identity_file', 'accept_new_host_keys', 'connect_timeout', 'keepalive_interval', 'keepalive_count_max',
-    'max_sessions', 'max_connections_per_host', 'globalfs', 'cmdline',
+    'max_sessions', 'max_connections_per_host', 'globalfs', 'cmdline', 'nodelist_variable',
   ],
   layout: ['job_directory'],
   cluster: ['clusterdesc'],
-  logging: ['log_file', 'xml_stat_file'],
+  logging: ['log_file', 'xml_stat_file', 'format', 'datefmt'],
+};
+
+/**
+ * lofarpipe settings this framework reads past: each is said once (a section's keys in one line),
+ * so a LOFAR user knows it has no effect here rather than finding out. `*`: the whole section.
+ */
+const NOT_IMPLEMENTED: Record<string, readonly string[] | '*'> = {
+  remote: ['globalfs', 'cmdline', 'nodelist_variable'],
+  logging: ['xml_stat_file', 'format', 'datefmt'],
+  feedback: '*',
+  deploy: '*',
+  docker: '*',
 };
 
 /** Edit distance of two short strings (insertions, deletions, substitutions). */
@@ -94,6 +111,12 @@ export class PipelineConfig {
         const hint = distance(key, closest) <= Math.max(2, Math.floor(key.length / 3)) ? `; did you mean ${closest}?` : `; the keys of [${section}] are ${known.join(', ')}`;
         warnings.push(`${this.#where(section, key)} is not a setting this framework knows, and is ignored${hint}`);
       }
+    }
+    for (const [section, keys] of Object.entries(NOT_IMPLEMENTED)) {
+      const found = this.ini.ownKeys(section).filter((key) => keys === '*' || keys.includes(key));
+      if (found.length === 0) continue;
+      const line = this.ini.lineOf(section, found[0]!);
+      warnings.push(`${this.file}${line ? `:${line}` : ''}: [${section}] ${found.join(', ')}: lofarpipe ${found.length === 1 ? 'setting' : 'settings'} this framework does not implement; ignored`);
     }
     return warnings;
   }
@@ -185,8 +208,9 @@ export class PipelineConfig {
     return method;
   }
 
+  /** Jobs at a time per host; 0 means no limit, as in lofarpipe. */
   get maxPerNode(): number {
-    return this.getNumber('remote', 'max_per_node', availableParallelism(), { integer: true, min: 1 });
+    return perHostLimit(this.getNumber('remote', 'max_per_node', availableParallelism(), { integer: true, min: 0 }));
   }
 
   /** Default job timeout in seconds; 0 means none. */

@@ -14,12 +14,13 @@ import { buildCommand, jobEnvironment, newJobMark, splitEnvironment, type Comman
 import { executeJob } from './job-execution.js';
 import type { Launchers } from '../launchers/launcher-choice.js';
 import type { LogPressure } from '../logging/log-pressure.js';
+import { perHostLimit } from '../config/pipeline-config.js';
 import type { Logger } from '../logging/run-log.js';
 import type { LogLevel } from '../protocol/messages.js';
 import type { JobEnded, RunEvent, RunEvents } from '../records/run-events.js';
 
 export interface ScheduleOptions {
-  /** Jobs at a time per host; default `[remote] max_per_node`. */
+  /** Jobs at a time per host (0: no limit, as in lofarpipe); default `[remote] max_per_node`. */
   maxPerNode?: number;
   /** Jobs at a time over all hosts; default unlimited. */
   concurrency?: number;
@@ -221,7 +222,7 @@ export class Scheduler {
       }
       return;
     }
-    const limits = new JobLimits(options.maxPerNode ?? settings.maxPerNode, options.concurrency ?? Number.POSITIVE_INFINITY);
+    const limits = new JobLimits(perHostLimit(options.maxPerNode ?? settings.maxPerNode), options.concurrency ?? Number.POSITIVE_INFINITY);
     const stop = new AbortController();
     const signal = AbortSignal.any([settings.signal, stop.signal]);
     setMaxListeners(0, signal); // every running job listens on it: more than 10 is expected, not a leak

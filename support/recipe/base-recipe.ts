@@ -50,7 +50,9 @@ export class BaseRecipe {
   readonly jobName: string;
   readonly jobDirectory: string;
   /** The cluster's compute hosts: `--hosts`, else the clusterdesc's compute nodes, else localhost. */
-  readonly hosts: string[];
+  get hosts(): string[] {
+    return this.context.hosts;
+  }
   /** The run this recipe belongs to; framework internals, used by mixins such as RemoteCommand. */
   readonly context: RecipeContext;
 
@@ -61,7 +63,6 @@ export class BaseRecipe {
     this.config = context.config;
     this.jobName = context.jobName;
     this.jobDirectory = context.jobDirectory;
-    this.hosts = context.hosts;
   }
 
   /** The recipe's work; resolves with its exit code (0 success). */

@@ -3,13 +3,13 @@
  * default, turns a command-line string or a programmatic value into a checked value, and says
  * what was expected when it cannot.
  */
-import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { homedir } from 'node:os';
 import { InputError } from '../errors.js';
 import type { JsonValue } from '../protocol/messages.js';
 
-export type FieldKind = 'string' | 'int' | 'float' | 'bool' | 'list' | 'dict' | 'file' | 'directory';
+export type FieldKind = 'string' | 'int' | 'float' | 'bool' | 'list' | 'dict' | 'file' | 'directory' | 'exec' | 'filelist';
 
 export interface FieldOptions<T> {
   help: string;
@@ -50,6 +50,11 @@ function makeField<T>(kind: FieldKind, expected: string, parser: Parser<T>, opti
   };
 }
 
+/** What input names are compared by: `max_per_node` (tasks.cfg), `max-per-node` and `maxPerNode` are one input. */
+export function inputNameKey(name: string): string {
+  return name.replace(/[-_]/g, '').toLowerCase();
+}
+
 /** The command-line spelling of an input name: `maxPerNode` is `--max-per-node`. */
 export function flagName(name: string): string {
   return '--' + name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
@@ -87,10 +92,12 @@ const parseFloat_: Parser<number> = (value, fail) => {
 
 const parseBool: Parser<boolean> = (value, fail) => {
   if (typeof value === 'boolean') return value;
+  if (value === null) return false;
   if (typeof value === 'string') {
     const v = value.trim().toLowerCase();
     if (['1', 'true', 'yes', 'on'].includes(v)) return true;
-    if (['0', 'false', 'no', 'off'].includes(v)) return false;
+    // "" and None are false in lofarpipe's BoolField, and tasks.cfg files rely on it (`skip_infile =`).
+    if (['0', 'false', 'no', 'off', '', 'none'].includes(v)) return false;
   }
   return fail(value);
 };
@@ -137,25 +144,71 @@ const parseDict: Parser<Record<string, JsonValue>> = (value, fail) => {
   return dict;
 };
 
-function pathParser(kind: 'file' | 'directory', mustExist: boolean): Parser<string> {
+/**
+ * A path. A `file` must only exist (lofarpipe's FileField: a measurement set is a directory);
+ * a `directory` must be one, or is made when `create` is set (lofarpipe's DirectoryField).
+ */
+function pathParser(kind: 'file' | 'directory', mustExist: boolean, create = false): Parser<string> {
   return (value, fail) => {
     if (typeof value !== 'string' || value === '') return fail(value);
     const path = resolve(expandHome(value));
-    if (!mustExist) return path;
+    if (create) {
+      try {
+        mkdirSync(path, { recursive: true });
+      } catch (error) {
+        return fail(`${value} (cannot be made: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+      }
+    }
+    if (!mustExist && !create) return path;
     let stat;
     try {
       stat = statSync(path);
     } catch {
       return fail(`${value} (no such ${kind})`);
     }
-    if (kind === 'file' ? !stat.isFile() : !stat.isDirectory()) return fail(`${value} (not a ${kind})`);
+    if (kind === 'directory' && !stat.isDirectory()) return fail(`${value} (not a directory)`);
     return path;
   };
 }
 
+/** An executable: a path, or a name found on PATH, that this user may run (lofarpipe's ExecField). */
+const parseExecutable: Parser<string> = (value, fail) => {
+  if (typeof value !== 'string' || value.trim() === '') return fail(value);
+  const name = expandHome(value.trim());
+  const candidates = name.includes('/') ? [resolve(name)] : (process.env.PATH ?? '').split(':').filter(Boolean).map((dir) => join(dir, name));
+  for (const path of candidates) {
+    try {
+      if (statSync(path).isFile()) {
+        accessSync(path, constants.X_OK);
+        return path;
+      }
+    } catch {
+      // not this one
+    }
+  }
+  return fail(`${value} (${name.includes('/') ? 'not an executable file' : 'not found on PATH'})`);
+};
+
+/** A list of paths that must each exist (lofarpipe's FileList). */
+const parseFileList: Parser<string[]> = (value, fail) => {
+  const items = parseList(value, fail);
+  const paths: string[] = [];
+  for (const item of items) {
+    const path = resolve(expandHome(item));
+    if (!existsSync(path)) return fail(`${item} (no such file or directory)`);
+    paths.push(path);
+  }
+  return paths;
+};
+
 interface PathFieldOptions extends FieldOptions<string> {
   /** Default true: the path must exist when the run starts. */
   mustExist?: boolean;
+}
+
+interface DirectoryFieldOptions extends PathFieldOptions {
+  /** Make the directory (and its parents) when the inputs are checked, as lofarpipe's DirectoryField does. */
+  create?: boolean;
 }
 
 export const field = {
@@ -165,8 +218,11 @@ export const field = {
   bool: (options: FieldOptions<boolean>) => makeField('bool', 'a boolean (true/false)', parseBool, options),
   list: (options: FieldOptions<string[]>) => makeField('list', 'a list (a,b,c or a JSON array)', parseList, options),
   dict: (options: FieldOptions<Record<string, JsonValue>>) => makeField('dict', 'a dictionary (k=v,k2=v2 or a JSON object)', parseDict, options),
-  file: (options: PathFieldOptions) => makeField('file', (options.mustExist ?? true) ? 'an existing file' : 'a file path', pathParser('file', options.mustExist ?? true), options),
-  directory: (options: PathFieldOptions) => makeField('directory', (options.mustExist ?? true) ? 'an existing directory' : 'a directory path', pathParser('directory', options.mustExist ?? true), options),
+  file: (options: PathFieldOptions) => makeField('file', (options.mustExist ?? true) ? 'an existing file or directory' : 'a file or directory path', pathParser('file', options.mustExist ?? true), options),
+  directory: (options: DirectoryFieldOptions) => makeField('directory', options.create ? 'a directory (made if missing)' : (options.mustExist ?? true) ? 'an existing directory' : 'a directory path',
+    pathParser('directory', options.mustExist ?? true, options.create ?? false), options),
+  exec: (options: FieldOptions<string>) => makeField('exec', 'an executable (a path, or a name on PATH)', parseExecutable, options),
+  fileList: (options: FieldOptions<string[]>) => makeField('filelist', 'a list of existing paths', parseFileList, options),
 };
 
 export type Fields = Record<string, Field<any>>;

@@ -2,13 +2,13 @@
  * One `pipeline run`: the job directory, the central log, the launchers and the scheduler that
  * a recipe and the recipes it calls through runTask share; interruption; clean shut-down.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
 import type { PipelineConfig } from '../config/pipeline-config.js';
 import { ConfigError, InputError, RecipeFailedError, UsageError, type RecordsError } from '../errors.js';
-import { resolveInputs } from '../recipe/fields.js';
-import { ClusterDescription, expandHostRange } from '../config/cluster-description.js';
+import { inputNameKey, resolveInputs } from '../recipe/fields.js';
+import { clusterComputeHosts, expandHostRange } from '../config/cluster-description.js';
 import { frameworkRoot } from '../config/framework-paths.js';
 import { createLaunchers, type Launchers } from '../launchers/launcher-choice.js';
 import { fileLine } from '../logging/log-lines.js';
@@ -22,7 +22,7 @@ import { recording, RecordsOutage } from '../records/records-outage.js';
 import { StatusLine } from './status-line.js';
 import { KILL_GRACE_MS } from '../protocol/process-group.js';
 import type { LogLevel } from '../protocol/messages.js';
-import { findRecipe, loadRecipe, looksLikePath, type LoadedRecipe } from './recipe-loader.js';
+import { loadRecipeOrTask, type LoadedRecipe } from './recipe-loader.js';
 import { TaskCatalog } from '../config/task-catalog.js';
 import type { RecipeContext } from '../recipe/base-recipe.js';
 import { detailLines, headline, reportRun } from '../records/run-report.js';
@@ -62,8 +62,8 @@ export class PipelineRun {
   readonly log: RunLog;
   readonly launchers: Launchers;
   readonly scheduler: Scheduler;
-  /** The cluster's compute hosts: `--hosts`, else `[cluster] clusterdesc`, else localhost. */
-  readonly hosts: string[];
+  /** `--hosts`, or the clusterdesc's compute nodes; or why there are none (asked for only when a job needs a host). */
+  readonly #hosts: string[] | ConfigError;
   /** Every job event of the run: the journal, the per-job files, --json and the status line listen. */
   readonly events = new RunEvents();
   readonly runId: string;
@@ -105,7 +105,7 @@ export class PipelineRun {
       this.logger.warn(`accepted new host key of ${target.alias} (${print}) into ${file}`);
     });
     this.#hostsGiven = options.hosts !== undefined;
-    this.hosts = options.hosts !== undefined ? expandHostRange(options.hosts, '--hosts') : clusterHosts(this.config);
+    this.#hosts = options.hosts !== undefined ? expandHostRange(options.hosts, '--hosts') : clusterHostsOrWhyNot(this.config);
     recording(this.jobDirectory, () => mkdirSync(this.jobDirectory, { recursive: true, mode: 0o700 }));
     this.#outage = new RecordsOutage(this.jobDirectory, (error) => this.#recordsFailed(error), (kind, error) => {
       // One line, not one per job: the jobs and the journal go on.
@@ -142,6 +142,7 @@ export class PipelineRun {
       moreSinks: () => this.#jobFiles?.streams ?? [],
     }));
     this.launchers = launchers;
+    const run = this;
     this.scheduler = new Scheduler({
       launchers: this.launchers,
       logger: this.log.logger,
@@ -151,7 +152,9 @@ export class PipelineRun {
         nodeExecutable,
         scriptPath: (path) => installedPath(path, installRoot),
       },
-      hosts: this.hosts,
+      get hosts() {
+        return run.hosts;
+      },
       signal: this.#abort.signal,
       logLevel: 'debug',
       graceMs: options.graceMs ?? KILL_GRACE_MS,
@@ -172,6 +175,16 @@ export class PipelineRun {
 
   get logger() {
     return this.log.logger;
+  }
+
+  /**
+   * The cluster's compute hosts: `--hosts`, else `[cluster] clusterdesc`, else localhost. A
+   * clusterdesc that cannot be read is an error only here, when a recipe needs the cluster
+   * (prefactor's default pipeline.cfg names one that need not exist).
+   */
+  get hosts(): string[] {
+    if (this.#hosts instanceof ConfigError) throw this.#hosts;
+    return this.#hosts;
   }
 
   get interruptedBy(): NodeJS.Signals | undefined {
@@ -208,19 +221,16 @@ export class PipelineRun {
    * as extra text inputs, as lofarpipe passes them.
    */
   async resolve(nameOrPath: string, given: Record<string, unknown>): Promise<{ recipe: LoadedRecipe; inputs: Record<string, unknown> }> {
-    const tasks = await this.#taskCatalog();
-    const task = looksLikePath(nameOrPath) ? undefined : tasks.task(nameOrPath);
-    const recipe = await loadRecipe(findRecipe(task ? task.recipe : nameOrPath, this.config, task ? `task [${task.name}] of ${task.file}` : undefined));
+    const { recipe, task } = await loadRecipeOrTask(nameOrPath, this.config, await this.#taskCatalog());
     const fields = recipe.RecipeClass.inputs ?? {};
     const raw: Record<string, unknown> = {};
     const extra: Record<string, string> = {};
     if (task) {
-      const declared = new Set(Object.keys(fields).map((name) => name.toLowerCase()));
-      const byLowerName = new Map(Object.keys(fields).map((name) => [name.toLowerCase(), name]));
+      const byKey = new Map(Object.keys(fields).map((name) => [inputNameKey(name), name]));
       for (const [key, value] of Object.entries(task.inputs)) {
-        const name = byLowerName.get(key);
+        const name = byKey.get(inputNameKey(key));
         if (name) raw[name] = value;
-        else if (!declared.has(key)) extra[key] = value;
+        else extra[key] = value;
       }
       const passed = Object.keys(extra);
       if (passed.length > 0) {
@@ -273,7 +283,7 @@ export class PipelineRun {
     }
     this.events.emit({
       type: 'run-started', v: RECORD_VERSION, time: new Date().toISOString(), run: this.runId, jobName: this.jobName,
-      recipe: recipe.name, recipePath: recipe.path, inputs, inputsHash, hosts: this.hosts, pid: process.pid, controlHost: hostname(),
+      recipe: recipe.name, recipePath: recipe.path, inputs, inputsHash, hosts: this.#hosts instanceof ConfigError ? [] : this.#hosts, pid: process.pid, controlHost: hostname(),
       fresh: Boolean(this.#options.fresh), logFile: this.log.logFile ?? null,
     });
     if (this.#outage.failure) throw this.#outage.failure; // not even the start could be recorded: run nothing
@@ -290,12 +300,15 @@ export class PipelineRun {
 
   /** Runs a recipe with checked inputs; resolves with its return code and outputs. */
   async runRecipe(recipe: LoadedRecipe, inputs: Record<string, unknown>): Promise<RecipeResult> {
+    const run = this;
     const context: RecipeContext = {
       config: this.config,
       logger: this.logger,
       jobName: this.jobName,
       jobDirectory: this.jobDirectory,
-      hosts: this.hosts,
+      get hosts() {
+        return run.hosts;
+      },
       recipePath: recipe.path,
       recipeName: recipe.name,
       scheduler: this.scheduler,
@@ -375,11 +388,23 @@ function installedPath(path: string, installRoot: string): string {
   return join(installRoot, inside);
 }
 
-/** The compute hosts of `[cluster] clusterdesc`, or localhost when none is configured. */
+/** The compute hosts of `[cluster] clusterdesc`, or localhost when none is configured; throws when the file cannot give them. */
 export function clusterHosts(config: PipelineConfig): string[] {
+  const hosts = clusterHostsOrWhyNot(config);
+  if (hosts instanceof ConfigError) throw hosts;
+  return hosts;
+}
+
+/** As clusterHosts, but the error is returned, for a run that may not need the cluster. */
+export function clusterHostsOrWhyNot(config: PipelineConfig): string[] | ConfigError {
   const file = config.clusterdesc;
   if (!file) return ['localhost'];
-  if (!existsSync(file)) throw new ConfigError(config.file, `${config.file}: [cluster] clusterdesc: ${file} does not exist; expected a clusterdesc file listing the compute nodes`);
-  const nodes = ClusterDescription.parse(readFileSync(file, 'utf8'), file).computeNodes();
-  return nodes.length > 0 ? nodes : ['localhost'];
+  if (!existsSync(file)) return new ConfigError(config.file, `${config.file}: [cluster] clusterdesc: ${file} does not exist; expected a clusterdesc file listing the compute nodes (or give --hosts)`);
+  try {
+    // A clusterdesc that lists no compute nodes is a mistake to say, not a reason to run everything on localhost.
+    return clusterComputeHosts(file);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
 }

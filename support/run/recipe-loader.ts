@@ -6,6 +6,7 @@ import { NotFoundError, UsageError } from '../errors.js';
 import { expandHome, type PipelineConfig } from '../config/pipeline-config.js';
 import { shippedRecipeDirectory } from '../config/framework-paths.js';
 import { BaseRecipe, type RecipeClass } from '../recipe/base-recipe.js';
+import type { TaskCatalog, TaskDefinition } from '../config/task-catalog.js';
 
 const RECIPE_EXTENSIONS = ['.js', '.mjs'];
 
@@ -88,4 +89,18 @@ export function listRecipeFiles(config: PipelineConfig): Array<{ name: string; p
     }
   }
   return [...seen].map(([name, path]) => ({ name, path }));
+}
+
+/** A recipe, and the tasks.cfg task it was asked for through, if it was. */
+export interface ResolvedRecipe {
+  recipe: LoadedRecipe;
+  task?: TaskDefinition;
+}
+
+/** A task of that name (a task wins over a recipe of its name, as in lofarpipe), else a recipe by name or path. */
+export async function loadRecipeOrTask(nameOrPath: string, config: PipelineConfig, tasks: TaskCatalog): Promise<ResolvedRecipe> {
+  const task = looksLikePath(nameOrPath) ? undefined : tasks.task(nameOrPath);
+  const wantedBy = task ? `task [${task.name}] of ${task.file}` : undefined;
+  const recipe = await loadRecipe(findRecipe(task ? task.recipe : nameOrPath, config, wantedBy));
+  return task ? { recipe, task } : { recipe };
 }

@@ -217,23 +217,28 @@ describe('support/config/pipeline-config', () => {
       const text = '[DEFAULT]\nruntime_directory = /r\n[remote]\nmethod = local\nmax_per_node = 2.5\n';
       const file = writeConfig(text);
       const e = await configError(async () => (await PipelineConfig.load(file)).maxPerNode);
-      expect(e.message).to.equal(`${file}:${lineOf(text, 'max_per_node')}: [remote] max_per_node: expected an integer >= 1, got "2.5"`);
+      expect(e.message).to.equal(`${file}:${lineOf(text, 'max_per_node')}: [remote] max_per_node: expected an integer >= 0, got "2.5"`);
     });
 
-    it('rejects a max_per_node that is a word, empty, or below 1', async () => {
-      for (const value of ['four', '', '0', '-2']) {
+    it('rejects a max_per_node that is a word, empty, or below 0', async () => {
+      for (const value of ['four', '', '-2']) {
         const text = `[DEFAULT]\nruntime_directory = /r\n[remote]\nmax_per_node = ${value}\n`;
         const file = writeConfig(text);
         const e = await configError(async () => (await PipelineConfig.load(file)).maxPerNode);
-        expect(e.message, value).to.equal(`${file}:4: [remote] max_per_node: expected an integer >= 1, got ${JSON.stringify(value)}`);
+        expect(e.message, value).to.equal(`${file}:4: [remote] max_per_node: expected an integer >= 0, got ${JSON.stringify(value)}`);
       }
+    });
+
+    it('takes max_per_node = 0 as no limit, as lofarpipe does (tasks.cfg.CEP4)', async () => {
+      const file = writeConfig('[DEFAULT]\nruntime_directory = /r\n[remote]\nmax_per_node = 0\n');
+      expect((await PipelineConfig.load(file)).maxPerNode).to.equal(Number.POSITIVE_INFINITY);
     });
 
     it('names the DEFAULT line when max_per_node comes from [DEFAULT]', async () => {
       const text = '[DEFAULT]\nruntime_directory = /r\nmax_per_node = many\n[remote]\nmethod = local\n';
       const file = writeConfig(text);
       const e = await configError(async () => (await PipelineConfig.load(file)).maxPerNode);
-      expect(e.message).to.equal(`${file}:3: [remote] max_per_node: expected an integer >= 1, got "many"`);
+      expect(e.message).to.equal(`${file}:3: [remote] max_per_node: expected an integer >= 0, got "many"`);
     });
 
     it('rejects a negative job_timeout', async () => {

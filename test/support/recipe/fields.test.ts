@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InputError, UsageError } from '../../../support/errors.js';
@@ -68,8 +68,8 @@ describe('support/recipe/fields', () => {
       expect(field.bool({ help: '' }).expected).to.equal('a boolean (true/false)');
       expect(field.list({ help: '' }).expected).to.equal('a list (a,b,c or a JSON array)');
       expect(field.dict({ help: '' }).expected).to.equal('a dictionary (k=v,k2=v2 or a JSON object)');
-      expect(field.file({ help: '' }).expected).to.equal('an existing file');
-      expect(field.file({ help: '', mustExist: false }).expected).to.equal('a file path');
+      expect(field.file({ help: '' }).expected).to.equal('an existing file or directory');
+      expect(field.file({ help: '', mustExist: false }).expected).to.equal('a file or directory path');
       expect(field.directory({ help: '' }).expected).to.equal('an existing directory');
       expect(field.directory({ help: '', mustExist: false }).expected).to.equal('a directory path');
       expect(field.list({ help: '' }).kind).to.equal('list');
@@ -165,9 +165,13 @@ describe('support/recipe/fields', () => {
       for (const word of ['0', 'false', 'FALSE', 'no', 'Off']) expect(f.parse(word, 'clobber'), word).to.equal(false);
     });
 
+    it('takes "", None and null as false, as lofarpipe\'s BoolField does (tasks.cfg writes `skip_infile =`)', () => {
+      for (const word of ['', '  ', 'None', 'none']) expect(f.parse(word, 'clobber'), JSON.stringify(word)).to.equal(false);
+      expect(f.parse(null, 'clobber')).to.equal(false);
+    });
+
     it('rejects anything else', () => {
       expect(parseError(f, 'maybe', 'clobber')).to.equal('input --clobber: expected a boolean (true/false), got "maybe"');
-      expect(parseError(f, '', 'clobber')).to.equal('input --clobber: expected a boolean (true/false), got ""');
       expect(parseError(f, 1, 'clobber')).to.equal('input --clobber: expected a boolean (true/false), got 1');
     });
   });
@@ -259,13 +263,13 @@ describe('support/recipe/fields', () => {
     it('rejects a missing file, naming the path', () => {
       const f = field.file({ help: 'input' });
       const missing = join(dir, 'nope.txt');
-      expect(parseError(f, missing, 'inputFile')).to.equal(`input --input-file: expected an existing file, got "${missing} (no such file)"`);
+      expect(parseError(f, missing, 'inputFile')).to.equal(`input --input-file: expected an existing file or directory, got "${missing} (no such file)"`);
     });
 
-    it('rejects a directory where a file is wanted', () => {
+    it('accepts a directory, as lofarpipe\'s FileField does (a measurement set is one)', () => {
       const f = field.file({ help: 'input' });
       const sub = join(dir, 'sub');
-      expect(parseError(f, sub, 'input')).to.equal(`input --input: expected an existing file, got "${sub} (not a file)"`);
+      expect(f.parse(sub, 'input')).to.equal(sub);
     });
 
     it('with mustExist false, accepts a path that does not exist yet', () => {
@@ -275,8 +279,8 @@ describe('support/recipe/fields', () => {
 
     it('rejects an empty path and non-text', () => {
       const f = field.file({ help: 'input', mustExist: false });
-      expect(parseError(f, '', 'input')).to.equal('input --input: expected a file path, got ""');
-      expect(parseError(f, 3, 'input')).to.equal('input --input: expected a file path, got 3');
+      expect(parseError(f, '', 'input')).to.equal('input --input: expected a file or directory path, got ""');
+      expect(parseError(f, 3, 'input')).to.equal('input --input: expected a file or directory path, got 3');
     });
   });
 
@@ -415,6 +419,35 @@ describe('support/recipe/fields', () => {
         s: 'text', i: 1, f: 1.5, b: true, l: ['x', 'y'], d: { k: 'v' },
         file: join(dir, 'data.txt'), directory: join(dir, 'sub'),
       });
+    });
+  });
+
+  describe('lofarpipe\'s other fields', () => {
+    it('directory with create makes the directory and its parents, and says when it cannot', () => {
+      const f = field.directory({ help: 'out', create: true });
+      const made = join(dir, 'a', 'b', 'c');
+      expect(f.parse(made, 'out')).to.equal(made);
+      expect(statSync(made).isDirectory()).to.equal(true);
+      writeFileSync(join(dir, 'plain'), '');
+      expect(parseError(f, join(dir, 'plain', 'x'), 'out')).to.match(/^input --out: expected a directory \(made if missing\), got ".*plain\/x \(cannot be made: ENOTDIR\)"$/);
+    });
+
+    it('exec takes an executable path or a name on PATH and refuses what cannot be run', () => {
+      const f = field.exec({ help: 'program' });
+      expect(f.parse('sh', 'executable')).to.match(/\/sh$/);
+      const script = join(dir, 'run.sh');
+      writeFileSync(script, '#!/bin/sh\n', { mode: 0o644 });
+      expect(parseError(f, script, 'executable')).to.equal(`input --executable: expected an executable (a path, or a name on PATH), got "${script} (not an executable file)"`);
+      chmodSync(script, 0o755);
+      expect(f.parse(script, 'executable')).to.equal(script);
+      expect(parseError(f, 'no-such-program-here', 'executable')).to.equal('input --executable: expected an executable (a path, or a name on PATH), got "no-such-program-here (not found on PATH)"');
+    });
+
+    it('fileList takes a list of existing paths and names the first that is missing', () => {
+      const f = field.fileList({ help: 'inputs' });
+      const a = join(dir, 'sub');
+      expect(f.parse(`[${a}, ${a}]`, 'inputs')).to.deep.equal([a, a]);
+      expect(parseError(f, [a, join(dir, 'gone')], 'inputs')).to.equal(`input --inputs: expected a list of existing paths, got "${join(dir, 'gone')} (no such file or directory)"`);
     });
   });
 });
