@@ -1,27 +1,63 @@
 /**
- * Runs an executable once per input (lofarpipe's executable_args): one job each, the input as
- * the last argument, spread over the cluster's hosts. Each job's return code and output lines come back.
+ * LOFAR's executable_args: runs an executable once per input. Over a data map (`mapfile_in`,
+ * `mapfiles_in`) each job runs on its entry's host, where its data is, with its input and output
+ * files given as the program's keys; the output map marks the entries that failed as skipped,
+ * and `error_tolerance` decides whether that fails the step. Without a map, `inputs` is a plain
+ * list: one job each, the item as the last argument, on the least busy host.
  */
+import { mkdirSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
 import { BaseRecipe, ComputeJob, RemoteCommand, field, shellQuote } from '../support/index.js';
+import { DataMap, alignDataMaps, validateDataMaps } from '../support/lofar/data-map.js';
+import { readParset } from '../support/config/parset.js';
+import { InputError } from '../support/errors.js';
+import type { ArgsFormat, ExecutableArgsJob } from '../nodes/executable_args.js';
+
+const ARGS_FORMATS: readonly ArgsFormat[] = ['gnu', 'lofar', 'argparse', 'wsclean', 'losoto'];
 
 export default class ExecutableArgs extends RemoteCommand(BaseRecipe) {
-  static override description = 'run an executable once per input, one job each, outputs per job';
+  static override description = 'run an executable once per input, one job each, outputs per job (LOFAR\'s executable_args, over data maps)';
   static override inputs = {
     executable: field.string({ help: 'program to run (a path, or a name on PATH)' }),
-    arguments: field.list({ help: 'arguments before the input, the same for every job', default: [] }),
-    inputs: field.list({ help: 'one job per item; the item is the last argument' }),
-    maxPerNode: field.int({ help: 'jobs at a time per host (default: [remote] max_per_node)', optional: true }),
+    arguments: field.list({ help: 'arguments before the input, the same for every job; an input or output key among them is replaced by the file', default: [] }),
+    inputs: field.list({ help: 'without a data map: one job per item, the item as the last argument', optional: true }),
+    mapfile_in: field.string({ help: 'data map of the inputs: one job per entry that is not skipped, on its host', default: '' }),
+    mapfiles_in: field.list({ help: 'several input data maps, aligned with the first', default: [] }),
+    mapfile_out: field.string({ help: 'data map of the outputs (default: <working_directory>/<job>/<input>.<stepname>, written to <job_directory>/mapfiles/<stepname>.mapfile)', default: '' }),
+    mapfiles_out: field.list({ help: 'several output data maps', default: [] }),
+    inputkey: field.string({ help: 'the program\'s key for the input file (e.g. msin)', default: '' }),
+    inputkeys: field.list({ help: 'keys for the files of each input map, in order', default: [] }),
+    outputkey: field.string({ help: 'the program\'s key for the output file (e.g. msout)', default: '' }),
+    outputkeys: field.list({ help: 'keys for the output files', default: [] }),
+    parset: field.file({ help: 'a parset whose keys become the program\'s options', optional: true }),
+    parsetasfile: field.bool({ help: 'pass the keys as a parset file rather than as options', default: false }),
+    args_format: field.string({ help: `how keys become options: ${ARGS_FORMATS.join(', ')}`, default: 'gnu' }),
+    skip_infile: field.bool({ help: 'do not give the input file to the program', default: false }),
+    inplace: field.bool({ help: 'the program changes its input in place: the output map is the input map', default: false }),
+    outputsuffixes: field.list({ help: 'more output maps, one per suffix', default: [] }),
+    stepname: field.string({ help: 'names the output files and maps (default: the job name)', default: '' }),
+    nthreads: field.int({ help: 'OMP_NUM_THREADS for each job', default: 8 }),
+    environment: field.dict({ help: 'more environment variables for each job (k=v,k2=v2)', default: {} }),
+    error_tolerance: field.bool({ help: 'go on with the entries that succeeded when some fail', default: true }),
+    maxPerNode: field.int({ help: 'jobs at a time per host (0 or unset: [remote] max_per_node)', optional: true }),
     timeout: field.float({ help: 'seconds per job (default: [remote] job_timeout)', optional: true }),
   };
 
   override async go(): Promise<number> {
-    const { executable, arguments: fixed, inputs, maxPerNode, timeout } = this.inputs;
+    const inputs = this.inputs;
+    if (inputs.mapfile_in || inputs.mapfiles_in.length > 0) return this.#overDataMaps();
+    if (!inputs.inputs) throw new InputError('inputs', 'executable_args needs --mapfile-in (a data map) or --inputs (a list)');
+    return this.#overList(inputs.inputs as string[]);
+  }
+
+  /** Without a map: one shell job per item, on the least busy host. */
+  async #overList(items: string[]): Promise<number> {
+    const { executable, arguments: fixed, maxPerNode, timeout } = this.inputs;
     const command = shellQuote(executable);
-    // No host given: each job goes to the least busy of the cluster's hosts.
-    const jobs = (inputs as string[]).map((input) => new ComputeJob(null, command, [...fixed, input]));
-    await this.scheduleJobs(jobs, { maxPerNode, timeout });
+    const jobs = items.map((item) => new ComputeJob(null, command, [...fixed, item]));
+    await this.scheduleJobs(jobs, { maxPerNode: maxPerNode || undefined, timeout });
     this.outputs.results = jobs.map((job, i) => ({
-      input: inputs[i],
+      input: items[i],
       host: job.results.host,
       returncode: job.results.returncode,
       ...(job.results.failure ? { failure: job.results.failure, message: job.results.message } : {}),
@@ -29,4 +65,104 @@ export default class ExecutableArgs extends RemoteCommand(BaseRecipe) {
     }));
     return this.error.isSet() ? 1 : 0;
   }
+
+  async #overDataMaps(): Promise<number> {
+    const i = this.inputs;
+    if (!ARGS_FORMATS.includes(i.args_format)) throw new InputError('args_format', `input --args-format: expected one of ${ARGS_FORMATS.join(', ')}, got ${JSON.stringify(i.args_format)}`);
+    const stepname: string = i.stepname || this.jobName;
+    const mapfileDir = join(this.jobDirectory, 'mapfiles');
+    const workDir = join(this.config.workingDirectory, this.jobName);
+    const inList: string[] = [...(i.mapfile_in ? [i.mapfile_in] : []), ...i.mapfiles_in];
+    const inMaps = inList.map((path) => DataMap.load(path));
+
+    let outPaths: string[];
+    let outMaps: DataMap[];
+    if (i.mapfile_out) {
+      outPaths = [i.mapfile_out];
+      outMaps = [DataMap.load(i.mapfile_out)];
+      alignDataMaps(inMaps[0]!, outMaps[0]!);
+    } else if (i.mapfiles_out.length > 0) {
+      outPaths = [...i.mapfiles_out];
+      outMaps = outPaths.map((path) => DataMap.load(path));
+    } else if (i.inplace) {
+      outPaths = [inList[0]!];
+      outMaps = [inMaps[0]!];
+    } else {
+      outPaths = [join(mapfileDir, `${stepname}.mapfile`)];
+      outMaps = [renamed(inMaps[0]!, workDir, `.${stepname}`)];
+    }
+    if (!validateDataMaps(inMaps[0]!, outMaps[0]!)) {
+      this.logger.error(`the data maps ${inList[0]} and ${outPaths[0]} differ in length or hosts; validation failed`);
+      return 1;
+    }
+    for (const suffix of i.outputsuffixes as string[]) {
+      outMaps.push(renamed(inMaps[0]!, workDir, `.${stepname}${suffix}`));
+      outPaths.push(join(mapfileDir, `${stepname}${suffix}.mapfile`));
+    }
+
+    const keys: Record<string, string> = i.parset ? Object.fromEntries(readParset(i.parset)) : {};
+    const inputKeys: string[] = [...i.inputkeys];
+    if (i.inputkey && !inputKeys.includes(i.inputkey)) inputKeys.unshift(i.inputkey);
+    const outputKeys: string[] = i.outputkeys.length > 0 ? [...i.outputkeys] : i.outputkey ? [i.outputkey] : [];
+    if (!i.skip_infile && inputKeys.length !== inMaps.length) {
+      throw new InputError('inputkeys', `executable_args: ${inMaps.length} input data maps and ${inputKeys.length} input keys (--inputkey, --inputkeys); give one key per map, or --skip-infile`);
+    }
+    // Each key's file, entry by entry (over the entries that are not skipped, as the jobs are).
+    const files = new Map<string, string[]>();
+    if (!i.skip_infile) inputKeys.forEach((key, n) => files.set(key, [...inMaps[n]!].map((entry) => entry.file)));
+    outputKeys.forEach((key, n) => outMaps[n] && files.set(key, [...outMaps[n]!].map((entry) => entry.file)));
+
+    const environment: Record<string, string> = { ...(i.nthreads ? { OMP_NUM_THREADS: String(i.nthreads) } : {}), ...stringValues(i.environment) };
+    const entries = [...inMaps[0]!];
+    const outEntries = [...outMaps[0]!];
+    const jobs = entries.map((entry, n) => {
+      const args = [...(i.arguments as string[])];
+      const kwargs = { ...keys };
+      for (const [key, list] of files) {
+        const at = args.indexOf(key);
+        // A key written among the arguments is replaced there; else it becomes one of the program's options.
+        if (at >= 0) args[at] = list[n]!;
+        else if (Object.values(kwargs).includes(key)) for (const [k, v] of Object.entries(kwargs)) { if (v === key) kwargs[k] = list[n]!; }
+        else kwargs[key] = list[n]!;
+      }
+      const job: ExecutableArgsJob = {
+        infile: entry.file, executable: i.executable, args, kwargs, workDir, parsetAsFile: i.parsetasfile, argsFormat: i.args_format as ArgsFormat,
+      };
+      return new ComputeJob(entry.host, this.nodeScript('executable_args'), [job as never], { name: `${stepname}.${n}`, environment });
+    });
+    mkdirSync(workDir, { recursive: true });
+    await this.scheduleJobs(jobs, { maxPerNode: i.maxPerNode || undefined, timeout: i.timeout });
+
+    const failed = jobs.filter((job) => job.results.state !== 'succeeded');
+    failed.forEach((job) => {
+      const out = outEntries[jobs.indexOf(job)];
+      if (out) out.skip = true;
+    });
+    if (failed.length > 0 && !i.error_tolerance) {
+      this.logger.error(`${failed.length} of ${jobs.length} jobs failed and error_tolerance is off: the step fails, no output map is written`);
+      return 1;
+    }
+    if (jobs.length > 0 && failed.length === jobs.length) {
+      this.logger.error(`all ${jobs.length} jobs failed`);
+      return 1;
+    }
+    if (failed.length > 0) this.logger.warn(`${failed.length} of ${jobs.length} jobs failed; going on with those that succeeded (their entries are skipped in ${outPaths[0]})`);
+    mkdirSync(mapfileDir, { recursive: true });
+    outMaps.forEach((map, n) => {
+      this.logger.debug(`writing data map ${outPaths[n]}`);
+      map.save(outPaths[n]!);
+    });
+    this.outputs.mapfile = outPaths[0];
+    if ((i.outputsuffixes as string[]).length > 0) for (const path of outPaths) this.outputs[basename(path)] = path;
+    return 0;
+  }
+}
+
+/** A copy of the map whose files are `<dir>/<input name without extension><suffix>`, as LOFAR names a step's outputs. */
+function renamed(map: DataMap, dir: string, suffix: string): DataMap {
+  return new DataMap(map.entries.map((entry) => ({ ...entry, file: join(dir, basename(entry.file, extname(entry.file)) + suffix) })));
+}
+
+function stringValues(dict: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(Object.entries(dict).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
 }

@@ -1,3 +1,8 @@
 // The built CLI must be executable for `npm link` / a checkout used in place.
-import { chmodSync } from 'node:fs';
+import { chmodSync, cpSync } from 'node:fs';
 chmodSync(new URL('../dist/support/cli/main.js', import.meta.url), 0o755);
+// The Python node runtime is not compiled: it ships beside the Node one, so install_root holds both.
+cpSync(new URL('../support/node/python/', import.meta.url), new URL('../dist/support/node/python/', import.meta.url), {
+  recursive: true,
+  filter: (source) => !source.includes('__pycache__'),
+});

@@ -49,6 +49,7 @@ import { homedir } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { ConfigError, UsageError } from '../errors.js';
 import { parseList, readConfigText } from './ini.js';
+import { withoutComment } from './parset.js';
 
 /** The most hosts one host list may expand to. */
 export const MAX_HOSTS = 100_000;
@@ -419,11 +420,11 @@ function readEntries(text: string, file: string): Map<string, Entry> {
   const entries = new Map<string, Entry>();
   for (let i = 0; i < lines.length; i++) {
     const lineno = i + 1;
-    let line = stripComment(lines[i]!).trim();
+    let line = withoutComment(lines[i]!).trim();
     // A trailing backslash continues the value on the next line (parset syntax).
     while (line.endsWith('\\') && i + 1 < lines.length) {
       i++;
-      line = `${line.slice(0, -1).trimEnd()} ${stripComment(lines[i]!).trim()}`;
+      line = `${line.slice(0, -1).trimEnd()} ${withoutComment(lines[i]!).trim()}`;
     }
     if (line === '') continue;
     const eq = line.indexOf('=');
@@ -561,20 +562,4 @@ function readTextSync(file: string): string {
 function unquote(value: string): string {
   const v = value.trim();
   return v.length >= 2 && (v[0] === '"' || v[0] === "'") && v.endsWith(v[0]) ? v.slice(1, -1) : v;
-}
-
-/** Drops a `#` comment that is not inside single or double quotes. */
-function stripComment(line: string): string {
-  let quote: string | undefined;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i];
-    if (quote !== undefined) {
-      if (c === quote) quote = undefined;
-    } else if (c === '"' || c === "'") {
-      quote = c;
-    } else if (c === '#') {
-      return line.slice(0, i);
-    }
-  }
-  return line;
 }

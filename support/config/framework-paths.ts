@@ -20,3 +20,5 @@ export const shippedConfigDirectory = join(frameworkRoot, 'config');
 /** Built recipes and node scripts shipped with the framework. */
 export const shippedRecipeDirectory = join(frameworkRoot, 'dist', 'recipes');
 export const shippedNodeDirectory = join(frameworkRoot, 'dist', 'nodes');
+/** The Python node runtime (lofarpipe_node.py), copied beside the built Node runtime by the build. */
+export const pythonRuntimeDirectory = join(frameworkRoot, 'dist', 'support', 'node', 'python');

@@ -233,6 +233,11 @@ export class PipelineConfig {
     return this.get('remote', 'node_executable')?.trim() || process.execPath;
   }
 
+  /** The Python that runs Python node scripts on the hosts (lofarpipe_node); found on the hosts' PATH by default. */
+  get pythonExecutable(): string {
+    return this.get('remote', 'python_executable')?.trim() || 'python3';
+  }
+
   /** `[remote] ssh_config`: the OpenSSH client configuration, default ~/.ssh/config (which need not exist; one named here must). */
   get sshConfigFile(): string {
     return this.#existingPath('remote', 'ssh_config') ?? join(homedir(), '.ssh', 'config');

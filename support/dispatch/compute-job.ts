@@ -6,12 +6,15 @@ import type { FailureReason, JobResults } from '../protocol/job-outcome.js';
 
 /** A node script to run as a job; made by `recipe.nodeScript(name)`. Any other command is a shell command. */
 export class NodeScript {
-  /** Absolute path of the built node script (.js) on the control node. */
+  /** Absolute path of the built node script (.js), or of a Python one (.py), on the control node. */
   readonly path: string;
   readonly name: string;
+  /** What runs it on the host: `node`, or `python` for a script on the Python runtime (lofarpipe_node). */
+  readonly language: 'node' | 'python';
   constructor(path: string, name: string) {
     this.path = path;
     this.name = name;
+    this.language = path.endsWith('.py') ? 'python' : 'node';
   }
   toString(): string {
     return this.name;

@@ -15,6 +15,8 @@ export interface CommandPlacement {
   environment: Record<string, string>;
   /** The `node` to run node scripts with. */
   nodeExecutable: string;
+  /** The `python3` to run Python node scripts with, and where the framework's Python runtime is on the host. */
+  python?: { executable: string; runtimeDirectory: string };
   /** Maps a node script's path on the control node to its path on the host. */
   scriptPath(localPath: string): string;
 }
@@ -117,7 +119,15 @@ export function buildCommand(job: ComputeJob, placement: CommandPlacement, optio
   } else {
     // fd 3 carries the runtime's messages; the node's own stdout joins stderr (DESIGN.md §4).
     parts.push('exec 3>&1 1>&2');
-    parts.push(execNode(placement.nodeExecutable, {}, [placement.scriptPath(job.command.path)]));
+    const script = placement.scriptPath(job.command.path);
+    if (job.command.language === 'python') {
+      const python = placement.python ?? { executable: 'python3', runtimeDirectory: '' };
+      // The runtime module first on the path, before any PYTHONPATH of the job (an empty one would add the cwd).
+      if (python.runtimeDirectory) parts.push(`export PYTHONPATH=${shellQuote(python.runtimeDirectory)}\${PYTHONPATH:+:$PYTHONPATH}`);
+      parts.push(`exec ${[python.executable, script].map(shellQuote).join(' ')}`);
+    } else {
+      parts.push(execNode(placement.nodeExecutable, {}, [script]));
+    }
   }
   return parts.join('; ');
 }

@@ -75,11 +75,12 @@ export class BaseRecipe {
    * directory, then the framework's shipped nodes) or by path.
    */
   nodeScript(nameOrPath: string): NodeScript {
-    const file = nameOrPath.endsWith('.js') || nameOrPath.endsWith('.mjs') ? nameOrPath : `${nameOrPath}.js`;
+    // A name without extension is a Node script (.js), else a Python one (.py, on lofarpipe_node).
+    const files = /\.(m?js|py)$/.test(nameOrPath) ? [nameOrPath] : [`${nameOrPath}.js`, `${nameOrPath}.py`];
     const recipeDir = dirname(this.context.recipePath);
-    const candidates = isAbsolute(file) || file.includes('/')
-      ? [resolve(recipeDir, file)]
-      : [join(recipeDir, 'nodes', file), join(recipeDir, '..', 'nodes', file), join(recipeDir, file), join(shippedNodeDirectory, file)];
+    const candidates = isAbsolute(nameOrPath) || nameOrPath.includes('/')
+      ? files.map((file) => resolve(recipeDir, file))
+      : [join(recipeDir, 'nodes'), join(recipeDir, '..', 'nodes'), recipeDir, shippedNodeDirectory].flatMap((dir) => files.map((file) => join(dir, file)));
     const found = candidates.find((path) => existsSync(path));
     if (!found) throw new NotFoundError(`node script ${JSON.stringify(nameOrPath)} not found; looked in ${candidates.join(', ')}`);
     return new NodeScript(resolve(found), nameOrPath);

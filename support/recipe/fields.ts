@@ -55,9 +55,9 @@ export function inputNameKey(name: string): string {
   return name.replace(/[-_]/g, '').toLowerCase();
 }
 
-/** The command-line spelling of an input name: `maxPerNode` is `--max-per-node`. */
+/** The command-line spelling of an input name: `maxPerNode` and lofarpipe's `max_per_node` are `--max-per-node`. */
 export function flagName(name: string): string {
-  return '--' + name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+  return '--' + name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase()).replace(/_/g, '-');
 }
 
 function describeValue(value: unknown): string {

@@ -9,7 +9,7 @@ import type { PipelineConfig } from '../config/pipeline-config.js';
 import { ConfigError, InputError, RecipeFailedError, UsageError, type RecordsError } from '../errors.js';
 import { inputNameKey, resolveInputs } from '../recipe/fields.js';
 import { clusterComputeHosts, expandHostRange } from '../config/cluster-description.js';
-import { frameworkRoot } from '../config/framework-paths.js';
+import { frameworkRoot, pythonRuntimeDirectory } from '../config/framework-paths.js';
 import { createLaunchers, type Launchers } from '../launchers/launcher-choice.js';
 import { fileLine } from '../logging/log-lines.js';
 import { openRunLog, wantsColor, type RunLog } from '../logging/run-log.js';
@@ -99,6 +99,7 @@ export class PipelineRun {
     const logFile = this.config.logFile;
     const workingDirectory = this.config.workingDirectory;
     const nodeExecutable = this.config.nodeExecutable;
+    const pythonExecutable = this.config.pythonExecutable;
     const installRoot = this.config.installRoot;
     const environment = this.config.environment;
     const launchers = createLaunchers(this.config, (target, file, print) => {
@@ -150,6 +151,7 @@ export class PipelineRun {
         workingDirectory,
         environment,
         nodeExecutable,
+        python: { executable: pythonExecutable, runtimeDirectory: installedPath(pythonRuntimeDirectory, installRoot) },
         scriptPath: (path) => installedPath(path, installRoot),
       },
       get hosts() {

@@ -16,6 +16,8 @@ export interface JobSpec {
   name: string;
   host?: string | null;
   node?: unknown[];
+  /** A Python node script job (nodes/pyfault.py): [action, ...args]. */
+  python?: unknown[];
   shell?: string;
   timeout?: number;
   pinned?: boolean;

@@ -63,7 +63,7 @@ describe('bad input: exit 2 and one clear line', function () {
   });
 
   it('a missing required input', async () => {
-    expectUsageError(await ws.run(['run', 'echo_bytes', '--out', '.']), /^pipeline: input --texts is required: JSON file with an array of strings \(an existing file\)$/);
+    expectUsageError(await ws.run(['run', 'echo_bytes', '--out', '.']), /^pipeline: input --texts is required: JSON file with an array of strings \(an existing file or directory\)$/);
   });
 
   it('a value of the wrong type', async () => {
@@ -72,7 +72,7 @@ describe('bad input: exit 2 and one clear line', function () {
   });
 
   it('a file input that does not exist', async () => {
-    expectUsageError(await ws.run(['run', 'echo_bytes', '--texts', 'missing.json', '--out', '.']), /^pipeline: input --texts: expected an existing file, got "missing\.json \(no such file\)"$/);
+    expectUsageError(await ws.run(['run', 'echo_bytes', '--texts', 'missing.json', '--out', '.']), /^pipeline: input --texts: expected an existing file or directory, got "missing\.json \(no such file\)"$/);
   });
 
   it('an unknown input', async () => {
@@ -115,14 +115,26 @@ describe('bad input: exit 2 and one clear line', function () {
   it('a config value of the wrong kind names the file, line and key', async () => {
     ws.writeConfig('[logging]\n[cluster]\n');
     ws.write('pipeline.cfg', `[DEFAULT]\nruntime_directory = ${ws.runtimeDirectory}\n[remote]\nmax_per_node = many\n`);
-    expectUsageError(await ws.run(['run', 'greet']), new RegExp(`^pipeline: ${ws.configPath}:4: \\[remote\\] max_per_node: expected an integer >= 1, got "many"$`));
+    expectUsageError(await ws.run(['run', 'greet']), new RegExp(`^pipeline: ${ws.configPath}:4: \\[remote\\] max_per_node: expected an integer >= 0, got "many"$`));
   });
 
   it('a clusterdesc that does not exist names the key and the file', async () => {
     ws.write('pipeline.cfg', `[DEFAULT]\nruntime_directory = ${ws.runtimeDirectory}\n[cluster]\nclusterdesc = nowhere.clusterdesc\n`);
     const missing = join(ws.dir, 'nowhere.clusterdesc');
-    expectUsageError(await ws.run(['run', 'greet']), new RegExp(`^pipeline: ${ws.configPath}: \\[cluster\\] clusterdesc: ${missing} does not exist; expected a clusterdesc file`));
+    // Found when the recipe first needs the cluster: after the run's opening lines, one error line.
+    const run = await ws.run(['run', 'parallel_example']);
+    expect(run.code, run.stderr).to.equal(2);
+    const errors = stderrLines(run).filter((line) => !/^\d\d:\d\d:\d\d INFO /.test(line));
+    expect(errors, run.stderr).to.have.lengthOf(1);
+    expect(errors[0]).to.match(new RegExp(`^pipeline: ${ws.configPath}: \\[cluster\\] clusterdesc: ${missing} does not exist; expected a clusterdesc file`));
+    expect(run.stderr).not.to.match(/^\s+at /m);
     expectUsageError(await ws.run(['hosts', 'check']), /\[cluster\] clusterdesc: .* does not exist/);
+  });
+
+  it('a clusterdesc that does not exist is no error for a run that does not need the cluster (prefactor\'s default pipeline.cfg names one)', async () => {
+    ws.write('pipeline.cfg', `[DEFAULT]\nruntime_directory = ${ws.runtimeDirectory}\n[cluster]\nclusterdesc = nowhere.clusterdesc\n`);
+    const result = await ws.run(['run', 'parallel_example', '--hosts', 'localhost', '--jobs', '2']);
+    expect(result.code, result.stderr).to.equal(0);
   });
 
   it('an unknown interpolation names the key', async () => {

@@ -4,25 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import { cliPath, userProject, type Workspace } from '../harness/pipeline-cli.js';
-
-/** Alive and not a zombie (PID 1 here may be slow to reap). */
-function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-async function waitFor(condition: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (condition()) return true;
-    await sleep(50);
-  }
-  return condition();
-}
+import { isAlive, waitFor } from '../harness/local-processes.js';
 
 describe('stdin closing takes down the node\'s whole process group', function () {
   let ws: Workspace;

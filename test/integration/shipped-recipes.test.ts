@@ -17,7 +17,8 @@ describe('the shipped example recipes', function () {
     const result = await ws.run(['describe', 'executable_args']);
     expect(result.code).to.equal(0);
     expect(result.stdout).to.include('--executable <string>  program to run (a path, or a name on PATH) (required)');
-    expect(result.stdout).to.include('--inputs <list>  one job per item; the item is the last argument (required)');
+    expect(result.stdout).to.include('--inputs <list>  without a data map: one job per item, the item as the last argument (optional)');
+    expect(result.stdout).to.include('--mapfile-in <string>  data map of the inputs: one job per entry that is not skipped, on its host (default "")');
     expect(result.stdout).to.include('--max-per-node <int>');
   });
 

@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LocalLauncher } from '../../../support/launchers/local.js';
 import type { LaunchedProcess } from '../../../support/launchers/launcher.js';
+import { isAlive } from '../../harness/local-processes.js';
 
 /** Living (non-zombie) processes of a process group, with their command names, from /proc. */
 function groupMembers(pgid: number): Array<{ pid: number; comm: string }> {
@@ -23,14 +24,6 @@ function groupMembers(pgid: number): Array<{ pid: number; comm: string }> {
 }
 
 /** Whether a process exists and is not a zombie. */
-function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 /** Polls `check` until it holds; fails after `limitMs` (a bound against hangs, not a speed test). */
 async function eventually(check: () => boolean, what: string, limitMs = 10_000): Promise<void> {

@@ -40,7 +40,7 @@ describe('support/recipe/fields', () => {
     it('spells camelCase names as kebab-case flags', () => {
       expect(flagName('maxPerNode')).to.equal('--max-per-node');
       expect(flagName('jobs')).to.equal('--jobs');
-      expect(flagName('max_per_node')).to.equal('--max_per_node');
+      expect(flagName('max_per_node')).to.equal('--max-per-node'); // lofarpipe's spelling, as its --max-per-node
     });
   });
 
