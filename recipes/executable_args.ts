@@ -7,8 +7,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { BaseRecipe, ComputeJob, RemoteCommand, field, shellQuote } from '../support/index.js';
-import { DataMap, alignDataMaps, validateDataMaps } from '../support/lofar/data-map.js';
+import { BaseRecipe, ComputeJob, DataMap, RemoteCommand, alignDataMaps, field, shellQuote, validateDataMaps } from '../support/index.js';
 import { readParset } from '../support/config/parset.js';
 import { InputError } from '../support/errors.js';
 import type { ArgsFormat, ExecutableArgsJob } from '../nodes/executable_args.js';

@@ -11,3 +11,4 @@ export { PipelineConfig } from './config/pipeline-config.js';
 export * from './errors.js';
 export type { JsonValue, LogLevel } from './protocol/messages.js';
 export { shellQuote } from './protocol/shell-words.js';
+export { DataMap, MultiDataMap, DataMapError, validateDataMaps, alignDataMaps, type DataProduct, type MultiDataProduct } from './lofar/data-map.js';

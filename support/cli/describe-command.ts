@@ -1,11 +1,12 @@
 /** `pipeline describe <recipe or task>`: a recipe's description and inputs; for a task, with the task's values. */
-import { loadConfig } from './load-config.js';
+import { loadConfig, PLACEHOLDER_VARS } from './load-config.js';
 import { flagName, inputNameKey } from '../recipe/fields.js';
 import { loadRecipeOrTask } from '../run/recipe-loader.js';
 import { TaskCatalog } from '../config/task-catalog.js';
 
 export async function describeCommand(args: Record<string, unknown>): Promise<number> {
-  const config = await loadConfig(args);
+  // Outside a run, a task's %(job_name)s and %(start_time)s show as what they stand for.
+  const config = (await loadConfig(args)).withVars(PLACEHOLDER_VARS);
   const { recipe, task } = await loadRecipeOrTask(String(args.recipe), config, await TaskCatalog.load(config));
   const { name, path, RecipeClass } = recipe;
   const lines = task

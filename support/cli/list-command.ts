@@ -1,10 +1,11 @@
 /** `pipeline list`: every recipe in the recipe directories and every task of the task files, each with one line. */
-import { loadConfig } from './load-config.js';
+import { loadConfig, PLACEHOLDER_VARS } from './load-config.js';
 import { listRecipeFiles, loadRecipe } from '../run/recipe-loader.js';
 import { TaskCatalog } from '../config/task-catalog.js';
 
 export async function listCommand(args: Record<string, unknown>): Promise<number> {
-  const config = await loadConfig(args);
+  // Outside a run, a task's %(job_name)s and %(start_time)s show as what they stand for.
+  const config = (await loadConfig(args)).withVars(PLACEHOLDER_VARS);
   const rows: Array<[string, string]> = [];
   for (const { name, path } of listRecipeFiles(config)) {
     let description: string;

@@ -6,3 +6,6 @@ export async function loadConfig(args: Record<string, unknown>): Promise<Pipelin
   for (const warning of config.unknownKeyWarnings()) process.stderr.write(`pipeline: warning: ${warning}\n`);
   return config;
 }
+
+/** What a run's own variables read as where there is no run (list, describe). */
+export const PLACEHOLDER_VARS = { job_name: '<job_name>', start_time: '<start_time>' } as const;

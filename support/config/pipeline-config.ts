@@ -57,7 +57,7 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
  * so a LOFAR user knows it has no effect here rather than finding out. `*`: the whole section.
  */
 const NOT_IMPLEMENTED: Record<string, readonly string[] | '*'> = {
-  remote: ['globalfs', 'cmdline', 'nodelist_variable'],
+  remote: ['cmdline', 'nodelist_variable'],
   logging: ['xml_stat_file', 'format', 'datefmt'],
   feedback: '*',
   deploy: '*',

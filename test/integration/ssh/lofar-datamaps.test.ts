@@ -1,16 +1,17 @@
 /**
- * LOFAR's executable_args over a data map on real sshd hosts: each job runs on its entry's host
+ * LOFAR's recipes over data maps on real sshd hosts. executable_args: each job runs on its entry's host
  * (the program sees the sshd of that host in SSH_CONNECTION), the program gets its input and
  * output files as LOFAR's keys, a failing entry is skipped in the output map, error_tolerance
- * decides the exit code, and the output map is in LOFAR's own format.
+ * decides the exit code, and the output map is in LOFAR's own format. copier: each path goes to
+ * its target entry's host, and the map it writes skips the copies that failed.
  */
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { startSshPipeline, type SshPipeline } from '../../harness/ssh-pipeline.js';
 import { DataMap } from '../../../support/lofar/data-map.js';
 
-describe('executable_args over a data map on real sshd hosts', function () {
+describe('LOFAR recipes over data maps on real sshd hosts', function () {
   this.timeout(120_000);
   let p: SshPipeline;
   let work: string;
@@ -88,5 +89,38 @@ describe('executable_args over a data map on real sshd hosts', function () {
     expect(callLines().map((call) => call.args)).to.deep.equal([`msin=/data/B.MS msout=${join(work, 'dp_partial')}/B.dp`]);
     const out = DataMap.load(join(p.ws.jobDirectory('dp_partial'), 'mapfiles', 'dp.mapfile'));
     expect(out.entries.map((entry) => entry.skip)).to.deep.equal([true, false]);
+  });
+
+  it('copier: 6 paths to their target hosts on a shared filesystem; a missing source is skipped in the map it writes, which LOFAR reads', async () => {
+    p.configure('globalfs = yes');
+    try {
+      const sources = join(work, 'instrument');
+      mkdirSync(sources, { recursive: true });
+      const names = entries.map(([, file]) => file.replace(/\.MS$/, '.instrument'));
+      names.forEach((name, n) => {
+        if (n === 2) return; // this one is missing: its copy fails
+        mkdirSync(join(sources, name));
+        writeFileSync(join(sources, name, 'table.dat'), `table ${n}\n`);
+      });
+      chmodSync(sources, 0o755);
+      const targets = join(work, 'next-to-data');
+      const sourceMap = join(work, 'instrument.mapfile');
+      const targetMap = join(work, 'target.mapfile');
+      writeFileSync(sourceMap, new DataMap(names.map((name, n) => ({ host: entries[(n + 1) % 6]![0], file: join(sources, name), skip: false }))).toString());
+      writeFileSync(targetMap, new DataMap(names.map((name, n) => ({ host: entries[n]![0], file: join(targets, name), skip: false }))).toString());
+      const result = await p.ws.run(['run', 'copier', '--mapfile-source', sourceMap, '--mapfile-target', targetMap, '-j', 'copy']);
+      expect(result.code, result.stderr).to.equal(0);
+      const written = JSON.parse(result.stdout).mapfile_target_copied as string;
+      const out = DataMap.load(written);
+      expect(out.entries.map((entry) => [entry.host, entry.file, entry.skip])).to.deep.equal(names.map((name, n) => [entries[n]![0], join(targets, name), n === 2]));
+      names.forEach((name, n) => {
+        if (n !== 2) expect(readFileSync(join(targets, name, 'table.dat'), 'utf8')).to.equal(`table ${n}\n`);
+      });
+      // Each copy ran on its target's host.
+      names.forEach((name, n) => expect(result.stderr + readFileSync(join(p.ws.jobDirectory('copy'), 'journal.ndjson'), 'utf8')).to.match(new RegExp(`"job":"copier\\.${n}","key":"[^"]+","host":"${entries[n]![0]}"`)));
+      expect(result.stderr).to.match(/1 of 6 copies failed; they are skipped in /);
+    } finally {
+      p.configure();
+    }
   });
 });
