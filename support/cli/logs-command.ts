@@ -35,7 +35,7 @@ export async function logsCommand(args: Record<string, unknown>): Promise<number
   const { name, directory } = findJobDirectory(config, args.jobName as string | undefined);
   const journal = journalPath(directory);
   const latest = () => readJournal(journal).runs.at(-1);
-  const job = args.job === undefined ? undefined : String(args.job);
+  const job = args.job === undefined ? undefined : logJobId(directory, String(args.job));
   const path = job !== undefined ? jobLogPath(directory, job) : latest()?.started.logFile;
   if (!path) throw new NotFoundError(`job ${name}: its newest run recorded no log file`);
   if (!existsSync(path) && !args.follow) {
@@ -50,4 +50,11 @@ export async function logsCommand(args: Record<string, unknown>): Promise<number
   }
   copyFrom(path, offset);
   return 0;
+}
+
+/** A job id as given: its name, or `host#name` as the log lines show it (when no job is named so itself). */
+function logJobId(directory: string, given: string): string {
+  const hash = given.indexOf('#');
+  if (hash < 0 || existsSync(jobLogPath(directory, given))) return given;
+  return given.slice(hash + 1);
 }

@@ -14,6 +14,9 @@ import { logsCommand } from './logs-command.js';
 import { retryCommand, runCommand } from './run-command.js';
 import { statusCommand } from './status-command.js';
 import { exitWith, reportFatal } from './exit.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { frameworkRoot } from '../config/framework-paths.js';
 import { watchStdout } from './closed-stdout.js';
 
 const GLOBAL_OPTIONS = {
@@ -23,6 +26,11 @@ const GLOBAL_OPTIONS = {
 
 /** Options that take one value: given twice, yargs makes a list of them, which nothing below expects. */
 const SINGLE_VALUED = ['config', 'job-name', 'hosts', 'job'];
+
+/** The framework's version, from its package.json. */
+function frameworkVersion(): string {
+  return (JSON.parse(readFileSync(join(frameworkRoot, 'package.json'), 'utf8')) as { version: string }).version;
+}
 
 function refuseRepeated(argv: Record<string, unknown>): void {
   for (const name of SINGLE_VALUED) {
@@ -88,7 +96,7 @@ async function main(argv: string[]): Promise<number> {
       throw error ?? new UsageError(message);
     })
     .help()
-    .version(false)
+    .version(frameworkVersion())
     .parseAsync();
   return result ?? 0;
 }

@@ -41,8 +41,9 @@ async function execute({ config, jobName, recipe: recipeArg, inputs: given, args
   keepRunningWithoutStdout();
   const hosts = args.hosts === undefined ? undefined : [args.hosts].flat().map(String).join(',');
   const json = Boolean(args.json);
+  const dryRun = Boolean(args['dry-run']);
   const run = new PipelineRun({
-    config, jobName, consoleLevel: consoleLevel(args), dryRun: Boolean(args['dry-run']), hosts,
+    config, jobName, consoleLevel: consoleLevel(args), dryRun, hosts,
     fresh: Boolean(args.fresh), resumeAnyway: Boolean(args['resume-anyway']),
     // The live view only where a person watches, and never in the way of --json.
     statusLine: Boolean(process.stdout.isTTY && process.stderr.isTTY) && !json && !args['dry-run'],
@@ -71,10 +72,11 @@ async function execute({ config, jobName, recipe: recipeArg, inputs: given, args
   try {
     const { recipe, inputs } = await run.resolve(recipeArg, given);
     run.begin(recipe, inputs);
-    run.logger.info(`job ${jobName}: log file ${run.log.logFile}`);
+    if (run.log.logFile) run.logger.info(`job ${jobName}: log file ${run.log.logFile}`);
     ({ returncode, outputs } = await Promise.race([run.runRecipe(recipe, inputs), forced]));
     run.stopLiveView();
-    if (!json && Object.keys(outputs).length > 0) process.stdout.write(JSON.stringify(outputs, null, 2) + '\n');
+    // A dry run's outputs are what jobs that never ran left: nulls, not worth printing as results.
+    if (!json && !dryRun && Object.keys(outputs).length > 0) process.stdout.write(JSON.stringify(outputs, null, 2) + '\n');
     if (run.interruptedBy) throw new InterruptedError(run.interruptedBy);
     if (run.recordsFailure && returncode === 0) returncode = 1; // the jobs may have done their work, but a resume would not know it
     return returncode;

@@ -107,7 +107,8 @@ export class PipelineRun {
     });
     this.#hostsGiven = options.hosts !== undefined;
     this.#hosts = options.hosts !== undefined ? expandHostRange(options.hosts, '--hosts') : clusterHostsOrWhyNot(this.config);
-    recording(this.jobDirectory, () => mkdirSync(this.jobDirectory, { recursive: true, mode: 0o700 }));
+    // A dry run records nothing, not even its log: it would look like a run to resume from.
+    if (!options.dryRun) recording(this.jobDirectory, () => mkdirSync(this.jobDirectory, { recursive: true, mode: 0o700 }));
     this.#outage = new RecordsOutage(this.jobDirectory, (error) => this.#recordsFailed(error), (kind, error) => {
       // One line, not one per job: the jobs and the journal go on.
       const what = kind === 'log file' ? `the log file ${this.log.logFile}` : `a job's files under ${join(this.jobDirectory, 'jobs')}`;
@@ -136,7 +137,7 @@ export class PipelineRun {
     }
     this.log = recording(this.jobDirectory, () => openRunLog({
       consoleLevel: options.consoleLevel,
-      logFile,
+      ...(options.dryRun ? {} : { logFile }),
       onFileError: (error) => this.#outage.lost('log file', error),
       ...(this.#statusLine ? { console: this.#statusLine.logStream, color: wantsColor(process.stderr) } : {}),
       transports: this.#jobFiles ? [this.#jobFiles.transport('debug')] : [],
@@ -256,11 +257,13 @@ export class PipelineRun {
 
   /**
    * Starts the run's records for the top-level recipe. Jobs that succeeded in earlier runs of
-   * this job name are reused, unless `fresh`; if the recipe or its inputs changed since the
-   * last run, that is an error unless `fresh` or `resumeAnyway` says what to do.
+   * this job name are reused, unless `fresh`: those whose identity still matches, also when the
+   * inputs changed (said in the log); another recipe under the same job name is an error unless
+   * `fresh` or `resumeAnyway` says what to do.
    */
   begin(recipe: LoadedRecipe, inputs: Record<string, unknown>): void {
     const inputsHash = hashOf({ recipe: recipe.name, inputs });
+    let changedInputs: string | undefined;
     if (this.#lock) {
       const lock = this.#lock;
       recording(this.jobDirectory, () => {
@@ -273,10 +276,12 @@ export class PipelineRun {
     if (this.#journal && !this.#options.fresh) {
       const recorded = readJournal(this.#journal.path);
       const last = recorded.runs.at(-1)?.started;
-      if (last && recorded.succeeded.size > 0 && last.inputsHash !== inputsHash && !this.#options.resumeAnyway) {
-        throw new UsageError(`job ${this.jobName} was last run with ${describeChanges(last, recipe.name, inputs)}; `
-          + 'rerun with --fresh to start over, or --resume-anyway to keep the jobs it finished');
+      if (last && recorded.succeeded.size > 0 && last.recipe !== recipe.name && !this.#options.resumeAnyway) {
+        throw new UsageError(`job ${this.jobName} was last run with recipe ${last.recipe}, not ${recipe.name}; `
+          + 'give this run another --job-name, rerun with --fresh to start over, or --resume-anyway to keep the jobs it finished');
       }
+      // Changed inputs: go on, as Nextflow's -resume does; a job is reused only if its identity (command, arguments) still matches.
+      if (last && recorded.succeeded.size > 0 && last.inputsHash !== inputsHash) changedInputs = describeChanges(last, recipe.name, inputs);
       this.#reusable = recorded.succeeded;
     }
     if (this.#journal) {
@@ -290,6 +295,9 @@ export class PipelineRun {
     });
     if (this.#outage.failure) throw this.#outage.failure; // not even the start could be recorded: run nothing
     this.#began = true;
+    if (changedInputs) {
+      this.logger.info(`job ${this.jobName} was last run with ${changedInputs}: the jobs whose command and arguments are unchanged are reused, the others run (--fresh runs them all)`);
+    }
     if (this.#reusable.size > 0) {
       this.logger.info(`resuming job ${this.jobName}: ${this.#reusable.size} jobs succeeded in earlier runs and are not run again (--fresh reruns them)`);
     }

@@ -50,7 +50,7 @@ describe('faults: the soak, 10,000 jobs over 4 hosts, one host killed half-way (
     expect(ended, 'job-ended events').to.equal(JOBS);
 
     const status = await p.ws.run(['status', 'soak', '--json']);
-    expect(status.code, status.stderr).to.equal(0);
+    expect(status.code, status.stderr).to.equal(1); // the run failed: some jobs did
     const jobs = (JSON.parse(status.stdout) as { jobs: StatusJob[] }).jobs;
     expect(jobs).to.have.length(JOBS);
     expect(new Set(jobs.map((job) => job.job)).size, 'each job once').to.equal(JOBS);
