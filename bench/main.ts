@@ -9,6 +9,7 @@ import { benchLogStreaming, benchMasterScale } from './log-and-scale.js';
 import { machineLine, table } from './report.js';
 import { fileCreationMs, RECORDS } from './records.js';
 import { benchFanOut, benchNodeJobs, benchShellJobs } from './ssh-dispatch.js';
+import { benchStartUp } from './start-up.js';
 
 type RowRunner = (quick: boolean, progress: (line: string) => void) => Promise<BenchRow[]>;
 
@@ -19,6 +20,7 @@ const ROWS: Array<[string, string, RowRunner]> = [
   ['3', 'log streaming into the central log', (quick, progress) => benchLogStreaming({ quick, progress })],
   ['4', 'master scale on the local launcher', (quick, progress) => benchMasterScale({ quick, progress })],
   ['5', 'fan-out to 16 hosts vs raw ssh2', (quick, progress) => benchFanOut({ quick, progress })],
+  ['6', 'start-up of pipeline --help and pipeline status vs node -e 0', (quick, progress) => benchStartUp({ quick, progress })],
 ];
 
 async function main(): Promise<number> {

@@ -3,16 +3,11 @@
  * The `pipeline` command. Exit codes: 0 success, 1 the recipe reported failure, 2 usage,
  * configuration or input error, 130 interrupted (SIGINT), 143 terminated (SIGTERM).
  */
+// Each command's module is imported when it runs: winston, ssh2 and the scheduler cost
+// `pipeline --help` and `pipeline status` a third of a second at every start otherwise.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { UsageError } from '../errors.js';
-import { describeCommand } from './describe-command.js';
-import { hostsCommand } from './hosts-command.js';
-import { jobsCommand } from './jobs-command.js';
-import { listCommand } from './list-command.js';
-import { logsCommand } from './logs-command.js';
-import { retryCommand, runCommand } from './run-command.js';
-import { statusCommand } from './status-command.js';
 import { exitWith, reportFatal } from './exit.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -58,38 +53,38 @@ async function main(argv: string[]): Promise<number> {
       .option('verbose', { alias: 'v', type: 'boolean', describe: 'show verbose messages on the console' })
       .option('debug', { alias: 'd', type: 'boolean', describe: 'show debug messages on the console' })
       .strict(false),
-    (args) => { result = runCommand(args); })
+    (args) => { result = import('./run-command.js').then((m) => m.runCommand(args)); })
     .command('retry <job-name>', 'rerun only the jobs of a run that failed or never ended, with its recorded recipe and inputs', (y) => y
       .positional('job-name', { type: 'string' })
       .option('json', { type: 'boolean', describe: 'write NDJSON events to stdout' })
       .option('verbose', { alias: 'v', type: 'boolean' })
       .option('debug', { alias: 'd', type: 'boolean' })
       .strict(),
-    (args) => { result = retryCommand(args); })
+    (args) => { result = import('./run-command.js').then((m) => m.retryCommand(args)); })
     .command('status [job]', "how a run went, from its records: counts, hosts, failures (default: the newest run)", (y) => y
       .positional('job', { type: 'string', describe: 'job name' })
       .option('json', { type: 'boolean', describe: 'print one JSON object' })
       .strict(),
-    (args) => { result = statusCommand(args); })
+    (args) => { result = import('./status-command.js').then((m) => m.statusCommand(args)); })
     .command('logs <job-name>', "print a run's log, or one job's own log", (y) => y
       .positional('job-name', { type: 'string' })
       .option('job', { type: 'string', describe: 'the id (name or number) of one job' })
       .option('follow', { alias: 'f', type: 'boolean', describe: 'keep printing until the run ends' })
       .strict(),
-    (args) => { result = logsCommand({ ...args, jobName: args['job-name'] }); })
+    (args) => { result = import('./logs-command.js').then((m) => m.logsCommand({ ...args, jobName: args['job-name'] })); })
     .command('jobs', 'the runs recorded in the runtime directory, newest first', (y) => y
       .option('json', { type: 'boolean', describe: 'one JSON object per line' })
       .strict(),
-    (args) => { result = jobsCommand(args); })
-    .command('list', 'list the recipes with their descriptions', {}, (args) => { result = listCommand(args); })
+    (args) => { result = import('./jobs-command.js').then((m) => m.jobsCommand(args)); })
+    .command('list', 'list the recipes with their descriptions', {}, (args) => { result = import('./list-command.js').then((m) => m.listCommand(args)); })
     .command('describe <recipe>', "show a recipe's inputs: kinds, defaults, help", (y) => y.positional('recipe', { type: 'string' }),
-      (args) => { result = describeCommand(args); })
+      (args) => { result = import('./describe-command.js').then((m) => m.describeCommand(args)); })
     .command('hosts <action>', "check the cluster's hosts: SSH, node, the framework, latency", (y) => y
       .positional('action', { type: 'string', choices: ['check'], describe: 'check: can every host run jobs?' })
       .option('hosts', { type: 'string', describe: 'hosts to check, with ranges: node[01..16],gpu1..4 (default: the clusterdesc)' })
       .option('json', { type: 'boolean', describe: 'print a JSON array instead of the table' })
       .strict(),
-    (args) => { result = hostsCommand(args); })
+    (args) => { result = import('./hosts-command.js').then((m) => m.hostsCommand(args)); })
     .demandCommand(1, 'say which command: run, retry, status, logs, jobs, list, describe or hosts')
     .strictCommands()
     .fail((message, error) => {
