@@ -182,6 +182,21 @@ export class PipelineConfig {
     return this.getPath('DEFAULT', 'working_directory') ?? join(this.runtimeDirectory, 'working');
   }
 
+  /**
+   * working_directory as the hosts take it, where jobs start: a leading `~` stays, for the home of
+   * the user a job runs as there (expanded here it was the master's: /root/... for every host).
+   */
+  get hostWorkingDirectory(): string {
+    const raw = this.get('DEFAULT', 'working_directory')?.trim() ?? join(this.#rawRuntimeDirectory(), 'working');
+    return raw === '~' || raw.startsWith('~/') ? raw : this.#resolvePath(raw);
+  }
+
+  /** runtime_directory with a leading `~` kept. */
+  #rawRuntimeDirectory(): string {
+    const raw = this.require('DEFAULT', 'runtime_directory').trim();
+    return raw === '~' || raw.startsWith('~/') ? raw : this.#resolvePath(raw);
+  }
+
   get recipeDirectories(): string[] {
     return this.getList('DEFAULT', 'recipe_directories').map((dir) => this.#resolvePath(dir));
   }

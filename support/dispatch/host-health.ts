@@ -13,7 +13,7 @@ export type HostProbe = (host: string) => Promise<void>;
 
 /** Whether a failed attempt says something about its host rather than about the job. */
 export function isInfrastructureFailure(results: JobResults): boolean {
-  return results.failure === 'connection-lost' || (results.failure === 'launch-failed' && results.launchProblem !== 'not-started');
+  return results.failure === 'connection-lost' || (results.failure === 'launch-failed' && results.launchProblem !== 'not-started' && results.launchProblem !== 'not-startable');
 }
 
 export class HostHealth {

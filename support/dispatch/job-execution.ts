@@ -48,6 +48,9 @@ export interface ExecutionOptions {
   mark?: string;
 }
 
+/** What a shell on the host says when a launch can never work as configured. */
+const PERMANENT_CAUSE = /Permission denied|No such file or directory|Read-only file system|Not a directory/;
+
 interface Outcome {
   failure?: FailureReason;
   message?: string;
@@ -279,7 +282,9 @@ class JobExecution {
     if (status.code === 0) return {};
     const tail = this.#stderrTail.length ? `: ${this.#stderrTail.join(' | ')}` : '';
     if (this.#job.isNodeScript && this.#messages === 0 && (status.code === 126 || status.code === 127)) {
-      return { failure: 'launch-failed', launchProblem: 'not-started', message: `node script could not be started (exit ${status.code})${tail}` };
+      // A permission or a missing path fails every try alike: no retry (it was retried twice, each as slow as the first).
+      const problem = PERMANENT_CAUSE.test(tail) ? 'not-startable' : 'not-started';
+      return { failure: 'launch-failed', launchProblem: problem, message: `node script could not be started (exit ${status.code})${tail}` };
     }
     return { failure: 'exit', message: `exited with return code ${status.code}` };
   }

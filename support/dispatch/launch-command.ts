@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { ComputeJob } from './compute-job.js';
 import type { JsonValue } from '../protocol/messages.js';
 import { JOB_MARK_VARIABLE, KILL_GRACE_MS } from '../protocol/process-group.js';
-import { assignments, execNode, shellQuote } from '../protocol/shell-words.js';
+import { assignments, execNode, hostPath, shellQuote } from '../protocol/shell-words.js';
 
 export interface CommandPlacement {
   /** Directory the job starts in; created when missing. */
@@ -99,7 +99,7 @@ export function buildCommand(job: ComputeJob, placement: CommandPlacement, optio
   const parts: string[] = [];
   if (placement.workingDirectory) {
     // `cd` first: mkdir is a program (a fork and an exec per job) and the directory exists for all but the first.
-    const dir = shellQuote(placement.workingDirectory);
+    const dir = hostPath(placement.workingDirectory);
     parts.push(`{ cd ${dir} 2>/dev/null || { mkdir -p ${dir} && cd ${dir}; }; } || exit 126`);
   }
   const split = splitEnvironment(job, placement);

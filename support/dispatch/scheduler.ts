@@ -70,7 +70,7 @@ export type JobEndedListener = (job: ComputeJob) => void;
 
 const MAX_RETRY_DELAY_S = 60;
 
-/** Whether a failed attempt is tried again: infrastructure failures always (a wrong host key never), job failures when asked. */
+/** Whether a failed attempt is tried again: infrastructure failures always (a wrong host key or a cause the same on every try never), job failures when asked. */
 export function isRetryable(results: JobResults, retryOn: RetryOn | undefined): boolean {
   switch (results.failure) {
     case undefined:
@@ -79,7 +79,7 @@ export function isRetryable(results: JobResults, retryOn: RetryOn | undefined): 
     case 'connection-lost':
       return true;
     case 'launch-failed':
-      return results.launchProblem !== 'host-key' && results.launchProblem !== 'unhealthy';
+      return results.launchProblem !== 'host-key' && results.launchProblem !== 'unhealthy' && results.launchProblem !== 'not-startable';
     default:
       if (!retryOn) return false;
       return typeof retryOn === 'function' ? retryOn(results) : retryOn.includes(results.failure);

@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import type { PipelineConfig } from '../config/pipeline-config.js';
-import { execNode, shellQuote } from '../protocol/shell-words.js';
+import { execNode, hostPath, shellQuote } from '../protocol/shell-words.js';
 import { createLaunchers, type Launcher } from './launcher-choice.js';
 import { SshLauncher, type SshLauncherOptions } from './ssh/ssh-launcher.js';
 import { ChannelRefusedError, ConnectError, type ExecChannel, type SshConnection } from './ssh/connection.js';
@@ -146,6 +146,8 @@ interface Probe {
   nodeCommand: string;
   nodeExecutable: string;
   frameworkFile: string;
+  /** `[DEFAULT] working_directory` as the hosts see it (`~` is their user's home). */
+  workingDirectory: string;
 }
 
 /** node, framework and latency, on a host that can run commands; fills `result`. */
@@ -163,6 +165,13 @@ async function probe(run: RunCommand, setup: Probe, result: HostCheckResult, pro
     const test = await run(`test -r ${shellQuote(setup.frameworkFile)}`);
     result.framework = test.code === 0;
     if (!result.framework) problems.push(`framework missing at ${setup.frameworkFile}`);
+  } catch (error) {
+    problems.push(messageOf(error));
+  }
+  try {
+    // Every job starts by making it: a host where it cannot be made fails every job (as another user, a path under /root).
+    const made = await run(`mkdir -p ${hostPath(setup.workingDirectory)} && test -w ${hostPath(setup.workingDirectory)}`);
+    if (made.code !== 0) problems.push(`working_directory ${setup.workingDirectory} cannot be made there: ${firstLine(made.stderr) || 'not writable'}`);
   } catch (error) {
     problems.push(messageOf(error));
   }
@@ -194,6 +203,7 @@ export async function checkHosts(config: PipelineConfig, hosts: string[], option
     nodeExecutable,
     frameworkFile,
     nodeCommand: execNode(nodeExecutable, environment, ['--version']),
+    workingDirectory: config.hostWorkingDirectory,
   };
 
   const launchers = createLaunchers(config, options.onNewHostKey);

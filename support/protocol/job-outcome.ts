@@ -43,7 +43,7 @@ export interface JobResults {
   message?: string;
   /** The node's stack trace, for `node-exception`. */
   stack?: string;
-  /** For `launch-failed`, when known: unreachable, timeout, auth, host-key, not-started, unhealthy. */
+  /** For `launch-failed`, when known: unreachable, timeout, auth, host-key, not-started, not-startable, unhealthy. */
   launchProblem?: LaunchProblem;
   /** True when the job succeeded in an earlier run of this job name and was not run again. */
   reused?: boolean;
@@ -54,6 +54,8 @@ export interface JobResults {
 
 /**
  * What kept a job from starting, when it is known: the connection's failure, a node executable
- * that is missing (`not-started`), or a host given up on earlier in the run (`unhealthy`).
+ * that is missing (`not-started`), a cause that is the same on every try (`not-startable`:
+ * permission denied, no such file, a read-only file system), or a host given up on earlier in
+ * the run (`unhealthy`).
  */
-export type LaunchProblem = 'unreachable' | 'timeout' | 'auth' | 'host-key' | 'not-started' | 'unhealthy';
+export type LaunchProblem = 'unreachable' | 'timeout' | 'auth' | 'host-key' | 'not-started' | 'not-startable' | 'unhealthy';

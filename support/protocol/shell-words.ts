@@ -10,6 +10,13 @@ export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
+/** A path for the host's shell, quoted: a leading `~` is the home of the user the job runs as there, not of the master's. */
+export function hostPath(path: string): string {
+  if (path === '~') return '"$HOME"';
+  if (path.startsWith('~/')) return `"$HOME"/${shellQuote(path.slice(2))}`;
+  return shellQuote(path);
+}
+
 /** A POSIX shell variable name: letters, digits and `_`, not starting with a digit. */
 export function isVariableName(name: string): boolean {
   return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name);

@@ -97,7 +97,7 @@ export class PipelineRun {
     const retries = this.config.retries;
     const retryDelay = this.config.retryDelay;
     const logFile = this.config.logFile;
-    const workingDirectory = this.config.workingDirectory;
+    const workingDirectory = this.config.hostWorkingDirectory;
     const nodeExecutable = this.config.nodeExecutable;
     const pythonExecutable = this.config.pythonExecutable;
     const installRoot = this.config.installRoot;

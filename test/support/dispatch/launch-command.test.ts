@@ -147,6 +147,17 @@ describe('support/dispatch/launch-command', () => {
       expect(existsSync(work)).to.equal(true);
     });
 
+    it('takes a ~ in the working directory as the home of the user the job runs as (HOME on the host)', () => {
+      const home = join(dir, "a user's home");
+      const fake = join(dir, 'pwd-home.sh');
+      writeFileSync(fake, 'pwd >&3\n');
+      const job = new ComputeJob('h', new NodeScript(fake, 'pwd'), []);
+      const command = buildCommand(job, { workingDirectory: '~/work dir', environment: {}, nodeExecutable: '/bin/sh', scriptPath: (p) => p });
+      const result = spawnSync('/bin/sh', ['-c', command], { encoding: 'utf8', input: '', env: { ...process.env, HOME: home } });
+      expect(result.status, result.stderr).to.equal(0);
+      expect(result.stdout).to.equal(join(home, 'work dir') + '\n');
+    });
+
     it('exits 126 when the working directory cannot be made', () => {
       const blocker = join(dir, 'a-file');
       writeFileSync(blocker, '');
