@@ -14,7 +14,8 @@
  * A synchronous process 'exit' handler (and SIGINT/SIGTERM/SIGHUP handlers)
  * SIGKILL whatever is still alive if a test run forgets `stop()` or dies.
  *
- * Needs root (to run sshd and to create the test user) on Linux.
+ * On Linux. As root it creates a dedicated test user the jobs log in as; as an ordinary user the
+ * sshd processes run as that user, on high ports, and the jobs log in as that user.
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -102,7 +103,12 @@ export interface TestClusterOptions {
   portBase?: number;
 }
 
-export const TEST_USER = process.env.SSH_TEST_USER || 'pipetest';
+/**
+ * The user the jobs log in as. As root, a dedicated user (so jobs run as someone else, as on a
+ * real cluster). As an ordinary user, that user: an unprivileged sshd on a high port accepts
+ * logins only as the user that started it.
+ */
+export const TEST_USER = process.env.SSH_TEST_USER || (isRoot() ? 'pipetest' : os.userInfo().username);
 
 // ---------------------------------------------------------------------------
 // sshd / user provisioning
@@ -160,7 +166,7 @@ async function locateOrInstallSshd(): Promise<string> {
   const aptGet = findExecutable('apt-get');
   if (!isRoot() || !aptGet) {
     throw new Error(
-      'The SSH test hosts need OpenSSH sshd and ssh-keygen: install the openssh-server package (e.g. `sudo apt-get install -y openssh-server`) and run the tests as root',
+      'The SSH test hosts need OpenSSH sshd and ssh-keygen: install the openssh-server package (e.g. `sudo apt-get install -y openssh-server`)',
     );
   }
   process.stderr.write('installing openssh-server for the SSH test hosts\n');
@@ -239,6 +245,9 @@ function ensureTestUser(): Promise<PasswdEntry> {
       if (!entry) throw new Error(`useradd did not create ${user}`);
     }
     if (entry.uid === 0) throw new Error(`test user ${user} must not be root`);
+    if (!isRoot() && entry.uid !== process.getuid?.()) {
+      throw new Error(`The SSH test hosts log in as ${user}, which only root can arrange for another user; run as root, or leave SSH_TEST_USER unset`);
+    }
     // sshd refuses locked accounts ('!' password) even for public-key logins.
     if (isRoot() && shadowLocked(user)) {
       await execFileP(findExecutable('usermod') ?? '/usr/sbin/usermod', ['-p', '*', user]);
@@ -814,12 +823,14 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
     throw new Error(`addresses 127.0.0.${first}..127.0.0.${first + count - 1} are out of range (2..254)`);
   }
   if (process.platform !== 'linux') throw new Error('the SSH test hosts need Linux (/proc and 127.0.0.0/8 on lo)');
-  if (!isRoot()) throw new Error('the SSH test hosts must run as root (sshd and the test user need it)');
 
   const sshd = await ensureSshd();
   const userEntry = await ensureTestUser();
-  fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-  fs.chmodSync('/run/sshd', 0o755);
+  if (isRoot()) {
+    // privilege separation's empty directory: only an sshd started by root uses it
+    fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+    fs.chmodSync('/run/sshd', 0o755);
+  }
   installExitHandlers();
 
   const dir = fs.mkdtempSync(path.join(chooseTmpRoot(), 'ssh-hosts-'));

@@ -258,6 +258,15 @@ describe('support/dispatch/scheduler (with job-execution and the local launcher)
       expect(maxOverlap(markers)).to.equal(2);
     });
 
+    it('takes maxPerNode 0 as no limit, as lofarpipe does (it threw a TypeError)', async () => {
+      const file = join(dir, `markers${testNumber}`);
+      const jobs = Array.from({ length: 5 }, (_, i) => markerJob('localhost', String(i), file));
+      await scheduler({ maxPerNode: 1 }).run(jobs, { maxPerNode: 0 });
+      const markers = readLines(file);
+      expect(markers).to.have.length(10);
+      expect(maxOverlap(markers)).to.equal(5);
+    });
+
     it('takes maxPerNode from the settings when the call gives none', async () => {
       const file = join(dir, `markers${testNumber}`);
       const jobs = Array.from({ length: 4 }, (_, i) => markerJob('localhost', String(i), file));
