@@ -26,6 +26,17 @@ export interface AttemptRecord {
   duration: number;
 }
 
+/**
+ * What a job used on its host, over its whole process group and the processes carrying its
+ * mark (children included): CPU time in user and system mode, and the peak resident memory of
+ * all of them together.
+ */
+export interface JobUsage {
+  userSeconds: number;
+  systemSeconds: number;
+  peakRssBytes: number;
+}
+
 export interface JobResults {
   state: JobState;
   /** The real exit code; null when the job was killed by a signal or never ran. */
@@ -47,6 +58,8 @@ export interface JobResults {
   launchProblem?: LaunchProblem;
   /** True when the job succeeded in an earlier run of this job name and was not run again. */
   reused?: boolean;
+  /** CPU and peak memory, when the host measured them (absent for a job that never started). */
+  usage?: JobUsage;
   /** How many times the job was retried; its earlier attempts, oldest first. */
   retries: number;
   attempts: AttemptRecord[];

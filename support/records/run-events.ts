@@ -2,7 +2,7 @@
  * What happens in a run, as typed events keyed on `type`: the journal records them, `--json`
  * prints them, the status line counts them. One union, so a new kind reaches every consumer.
  */
-import type { FailureReason, JobState, LaunchProblem } from '../protocol/job-outcome.js';
+import type { FailureReason, JobState, JobUsage, LaunchProblem } from '../protocol/job-outcome.js';
 import type { JsonValue } from '../protocol/messages.js';
 
 export const RECORD_VERSION = 1;
@@ -70,6 +70,8 @@ export interface JobEnded {
   outputs: Record<string, JsonValue>;
   /** True when the job succeeded in an earlier run and was not run again. */
   reused?: boolean;
+  /** CPU and peak memory of the job's processes on its host, when measured. */
+  usage?: JobUsage;
 }
 
 export interface RunEnded {
