@@ -2,17 +2,18 @@
  * LOFAR's classic example: fan jobs out over the cluster's hosts, round robin; each job logs its arguments from the
  * host it runs on and reports where it ran.
  */
-import { BaseRecipe, ComputeJob, RemoteCommand, field } from '../support/index.js';
+import { ComputeJob, RemoteCommand, field, recipe } from '../support/index.js';
 
-export default class ParallelExample extends RemoteCommand(BaseRecipe) {
-  static override description = 'fan jobs out over hosts; each logs its arguments from its host';
-  static override inputs = {
+// recipe() types this.inputs from the fields: `jobs` is a number, `maxPerNode` a number or undefined.
+export default class ParallelExample extends RemoteCommand(recipe({
+  description: 'fan jobs out over hosts; each logs its arguments from its host',
+  inputs: {
     jobs: field.int({ help: 'how many jobs', default: 4 }),
     message: field.string({ help: 'what each job says', default: 'hello' }),
     sleep: field.float({ help: 'seconds each job waits before it ends', default: 0 }),
     maxPerNode: field.int({ help: 'jobs at a time per host (default: [remote] max_per_node)', optional: true }),
-  };
-
+  },
+})) {
   override async go(): Promise<number> {
     const { jobs: count, message, sleep, maxPerNode } = this.inputs;
     const hosts = this.hosts; // --hosts, or the clusterdesc's compute nodes

@@ -120,13 +120,25 @@ export interface ExecOptions {
   level?: LogLevel;
 }
 
-export type NodeClass = new (context?: NodeContext) => Node;
+// Any Node subclass, whatever its run() arguments and outputs.
+export type NodeClass = new (context?: NodeContext) => Node<any, any>;
 
-export abstract class Node {
+/** What a node script may declare as its outputs: named JSON values (an interface works too). */
+export type NodeOutputs<O> = { [K in keyof O]: JsonValue };
+
+/** `this.outputs` while run() fills it: declared names start absent; the untyped default stays as it was. */
+export type OutputsSoFar<O> = string extends keyof O ? O : Partial<O>;
+
+/**
+ * A node script. `Args` types run()'s arguments (what the recipe's ComputeJob passes), `Outputs`
+ * the names and JSON types of `this.outputs`: `class GreetNode extends Node<[name: string], { greeting: string }>`.
+ * Without them run() takes anything and `outputs` is any JSON record, as in JavaScript.
+ */
+export abstract class Node<Args extends unknown[] = any[], Outputs extends NodeOutputs<Outputs> = Record<string, JsonValue>> {
   /** Log records keep their level and metadata when they reach the master. */
   readonly logger: NodeLogger;
   /** Everything put here arrives in `job.results.outputs` on the master; JSON values only. */
-  readonly outputs: Record<string, JsonValue> = {};
+  readonly outputs: OutputsSoFar<Outputs> = {} as OutputsSoFar<Outputs>;
   /** The job id the master gave this run. */
   readonly jobId: string;
 
@@ -137,7 +149,7 @@ export abstract class Node {
   }
 
   /** Does the work; the returned number is the job's return code. */
-  abstract run(...args: any[]): Promise<number | void> | number | void;
+  abstract run(...args: Args): Promise<number | void> | number | void;
 
   /**
    * Runs an external program with its output streamed into the log line by line; resolves
@@ -348,6 +360,7 @@ async function runAsJob(NodeClass: NodeClass): Promise<void> {
   job = start.job;
   if (start.env) Object.assign(process.env, start.env);
   const node = new NodeClass({ job, sink, logLevel: start.logLevel });
+  // The arguments are the JSON the master sent: a typed run() trusts its recipe to send what it declares.
   const returned = await node.run(...start.args);
   let returncode = returned ?? 0;
   if (!Number.isInteger(returncode) || returncode < 0 || returncode > 255) {

@@ -7,7 +7,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { NotFoundError } from '../errors.js';
 import { NodeScript } from '../dispatch/compute-job.js';
 import { shippedNodeDirectory } from '../config/framework-paths.js';
-import type { Fields } from './fields.js';
+import type { Fields, InputsOf } from './fields.js';
 import type { Logger } from '../logging/run-log.js';
 import type { PipelineConfig } from '../config/pipeline-config.js';
 import type { Scheduler } from '../dispatch/scheduler.js';
@@ -91,3 +91,21 @@ export class BaseRecipe {
     return this.context.runTask(name, overrides);
   }
 }
+
+/**
+ * A recipe base class whose `this.inputs` is typed from the fields it declares, so that the
+ * inputs are written once: `class Greet extends RemoteCommand(recipe({ description, inputs })) {}`.
+ * `extends BaseRecipe` with `static inputs` keeps working, untyped (or with `declare inputs: InputsOf<...>`).
+ */
+export function recipe<F extends Fields>(spec: { description?: string; inputs: F }) {
+  abstract class DeclaredRecipe extends BaseRecipe {
+    static override description = spec.description ?? '';
+    static override inputs: F = spec.inputs;
+    // The values are those resolveInputs checked against `inputs`; this only gives them their types.
+    declare readonly inputs: InputsOf<F>;
+  }
+  return DeclaredRecipe;
+}
+
+/** The class `recipe()` returns for the fields `F`. */
+export type RecipeBase<F extends Fields> = ReturnType<typeof recipe<F>>;

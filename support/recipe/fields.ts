@@ -31,9 +31,19 @@ export interface Field<T = unknown> {
   readonly expected: string;
 }
 
+/** A field that may be absent in `go()` (optional, without default): its value is `T | undefined`. */
+export interface OptionalField<T> extends Field<T> {
+  readonly optional: true;
+  readonly default?: undefined;
+}
+
+/** What a field constructor makes of its options: `optional: true` without `default` may be absent. */
+export type FieldFrom<T, O> = O extends { optional: true } ? (O extends { default: T } ? Field<T> : OptionalField<T>) : Field<T>;
+
 type Parser<T> = (value: unknown, fail: (got: unknown) => never) => T;
 
-function makeField<T>(kind: FieldKind, expected: string, parser: Parser<T>, options: FieldOptions<T>): Field<T> {
+function makeField<T, O extends FieldOptions<T>>(kind: FieldKind, expected: string, parser: Parser<T>, options: O): FieldFrom<T, O> {
+  // The options' literal type only picks the static type; every field is the same object at run time.
   return {
     kind,
     expected,
@@ -47,7 +57,7 @@ function makeField<T>(kind: FieldKind, expected: string, parser: Parser<T>, opti
       };
       return parser(value, fail);
     },
-  };
+  } as Field<T> as FieldFrom<T, O>;
 }
 
 /** What input names are compared by: `max_per_node` (tasks.cfg), `max-per-node` and `maxPerNode` are one input. */
@@ -211,24 +221,31 @@ interface DirectoryFieldOptions extends PathFieldOptions {
   create?: boolean;
 }
 
+// Each constructor is generic in its options so that `optional: true` (without default) reaches the type: see InputsOf.
 export const field = {
-  string: (options: FieldOptions<string>) => makeField('string', 'a string', parseString, options),
-  int: (options: FieldOptions<number>) => makeField('int', 'an integer', parseInt_, options),
-  float: (options: FieldOptions<number>) => makeField('float', 'a number', parseFloat_, options),
-  bool: (options: FieldOptions<boolean>) => makeField('bool', 'a boolean (true/false)', parseBool, options),
-  list: (options: FieldOptions<string[]>) => makeField('list', 'a list (a,b,c or a JSON array)', parseList, options),
-  dict: (options: FieldOptions<Record<string, JsonValue>>) => makeField('dict', 'a dictionary (k=v,k2=v2 or a JSON object)', parseDict, options),
-  file: (options: PathFieldOptions) => makeField('file', (options.mustExist ?? true) ? 'an existing file or directory' : 'a file or directory path', pathParser('file', options.mustExist ?? true), options),
-  directory: (options: DirectoryFieldOptions) => makeField('directory', options.create ? 'a directory (made if missing)' : (options.mustExist ?? true) ? 'an existing directory' : 'a directory path',
+  string: <O extends FieldOptions<string>>(options: O) => makeField('string', 'a string', parseString, options),
+  int: <O extends FieldOptions<number>>(options: O) => makeField('int', 'an integer', parseInt_, options),
+  float: <O extends FieldOptions<number>>(options: O) => makeField('float', 'a number', parseFloat_, options),
+  bool: <O extends FieldOptions<boolean>>(options: O) => makeField('bool', 'a boolean (true/false)', parseBool, options),
+  list: <O extends FieldOptions<string[]>>(options: O) => makeField('list', 'a list (a,b,c or a JSON array)', parseList, options),
+  dict: <O extends FieldOptions<Record<string, JsonValue>>>(options: O) => makeField('dict', 'a dictionary (k=v,k2=v2 or a JSON object)', parseDict, options),
+  file: <O extends PathFieldOptions>(options: O) => makeField('file', (options.mustExist ?? true) ? 'an existing file or directory' : 'a file or directory path', pathParser('file', options.mustExist ?? true), options),
+  directory: <O extends DirectoryFieldOptions>(options: O) => makeField('directory', options.create ? 'a directory (made if missing)' : (options.mustExist ?? true) ? 'an existing directory' : 'a directory path',
     pathParser('directory', options.mustExist ?? true, options.create ?? false), options),
-  exec: (options: FieldOptions<string>) => makeField('exec', 'an executable (a path, or a name on PATH)', parseExecutable, options),
-  fileList: (options: FieldOptions<string[]>) => makeField('filelist', 'a list of existing paths', parseFileList, options),
+  exec: <O extends FieldOptions<string>>(options: O) => makeField('exec', 'an executable (a path, or a name on PATH)', parseExecutable, options),
+  fileList: <O extends FieldOptions<string[]>>(options: O) => makeField('filelist', 'a list of existing paths', parseFileList, options),
 };
 
 export type Fields = Record<string, Field<any>>;
 
-/** The value types of a recipe's declared inputs: `declare inputs: InputsOf<typeof MyRecipe.inputs>`. */
-export type InputsOf<F extends Fields> = { [K in keyof F]: F[K] extends Field<infer T> ? T : never };
+/**
+ * The value types of a recipe's declared inputs, as `go()` sees them: `T` for a required field or
+ * one with a default, `T | undefined` for an optional one without default.
+ * `declare inputs: InputsOf<typeof MyRecipe.inputs>`, or let `recipe({ inputs })` do it.
+ */
+export type InputsOf<F extends Fields> = {
+  [K in keyof F]: F[K] extends OptionalField<infer T> ? T | undefined : F[K] extends Field<infer T> ? T : never;
+};
 
 /**
  * Checks the given raw values against the declared fields: every required input present, every

@@ -9,8 +9,16 @@ import type { ScheduleOptions } from '../dispatch/scheduler.js';
 
 type RecipeConstructor = abstract new (...args: any[]) => BaseRecipe;
 
-export function RemoteCommand<TBase extends RecipeConstructor>(Base: TBase) {
-  abstract class RemoteCommandRecipe extends Base {
+/** What RemoteCommand adds to a recipe. */
+export interface RemoteCommandMembers {
+  readonly error: ErrorFlag;
+  scheduleJobs(jobs: readonly ComputeJob[], options?: ScheduleOptions): Promise<ComputeJob[]>;
+}
+
+// The declared return type adds only the new members: the mixin class's own type would bring back
+// BaseRecipe's untyped `inputs` and, intersected with a `recipe()`'s typed ones, let any name through.
+export function RemoteCommand<TBase extends RecipeConstructor>(Base: TBase): TBase & (abstract new (...args: any[]) => RemoteCommandMembers) {
+  abstract class RemoteCommandRecipe extends Base implements RemoteCommandMembers {
     /** Set when any job fails; `isSet()`, `set()`, `clear()`, `wait()`, `onSet(listener)`. */
     readonly error = new ErrorFlag();
 
