@@ -20,7 +20,7 @@ const GLOBAL_OPTIONS = {
 } as const;
 
 /** Options that take one value: given twice, yargs makes a list of them, which nothing below expects. */
-const SINGLE_VALUED = ['config', 'job-name', 'hosts', 'job'];
+const SINGLE_VALUED = ['config', 'job-name', 'hosts', 'job', 'output'];
 
 /** The framework's version, from its package.json. */
 function frameworkVersion(): string {
@@ -79,13 +79,19 @@ async function main(argv: string[]): Promise<number> {
     .command('list', 'list the recipes with their descriptions', {}, (args) => { result = import('./list-command.js').then((m) => m.listCommand(args)); })
     .command('describe <recipe>', "show a recipe's inputs: kinds, defaults, help", (y) => y.positional('recipe', { type: 'string' }),
       (args) => { result = import('./describe-command.js').then((m) => m.describeCommand(args)); })
+    .command('report <job-name>', "write the run's HTML page: a timeline per host, each job's CPU and memory, the failures", (y) => y
+      .positional('job-name', { type: 'string' })
+      .option('output', { alias: 'o', type: 'string', describe: 'where to write it (default: <job directory>/report.html)' })
+      .option('open', { type: 'boolean', describe: 'open it in the desktop\'s browser' })
+      .strict(),
+    (args) => { result = import('./report-command.js').then((m) => m.reportCommand({ ...args, jobName: args['job-name'] })); })
     .command('hosts <action>', "check the cluster's hosts: SSH, node, the framework, latency", (y) => y
       .positional('action', { type: 'string', choices: ['check'], describe: 'check: can every host run jobs?' })
       .option('hosts', { type: 'string', describe: 'hosts to check, with ranges: node[01..16],gpu1..4 (default: the clusterdesc)' })
       .option('json', { type: 'boolean', describe: 'print a JSON array instead of the table' })
       .strict(),
     (args) => { result = import('./hosts-command.js').then((m) => m.hostsCommand(args)); })
-    .demandCommand(1, 'say which command: run, retry, status, logs, jobs, list, describe or hosts')
+    .demandCommand(1, 'say which command: run, retry, status, logs, report, jobs, list, describe or hosts')
     .strictCommands()
     .fail((message, error) => {
       throw error ?? new UsageError(message);

@@ -18,6 +18,7 @@ import { canonicalJson, hashOf } from '../records/job-identity.js';
 import { JobJournal, journalPath, readJournal, recordEvent, type RecordedRun } from '../records/job-journal.js';
 import { RECORD_VERSION, RunEvents, type JobEnded, type RunStarted } from '../records/run-events.js';
 import { RunLock } from '../records/run-lock.js';
+import { RUN_PAGE_FILE, writeRunPage } from '../records/run-page.js';
 import { recording, RecordsOutage } from '../records/records-outage.js';
 import { StatusLine } from './status-line.js';
 import { KILL_GRACE_MS } from '../protocol/process-group.js';
@@ -377,7 +378,20 @@ export class PipelineRun {
       });
     }
     this.#journal?.close();
+    if (this.#began && ended && !this.#outage.failure) this.#writePage();
     this.#lock?.release();
+  }
+
+  /** The run's HTML page beside its journal, from what the journal now says (its end included). */
+  #writePage(): void {
+    const file = join(this.jobDirectory, RUN_PAGE_FILE);
+    try {
+      const run = readJournal(journalPath(this.jobDirectory)).runs.at(-1);
+      if (run) writeRunPage(this.jobDirectory, run, file);
+    } catch (error) {
+      // The run is recorded; `pipeline report` can write the page again.
+      process.stderr.write(`pipeline: warning: could not write ${file}: ${(error as Error).message}\n`);
+    }
   }
 
 }
