@@ -503,7 +503,7 @@ const STYLE = `
 body { margin: 0; padding: 16px 24px 48px; }
 h1 { font-size: 22px; margin: 0 0 8px; } h2 { font-size: 17px; margin: 24px 0 8px; }
 code, pre { font: 12px/1.4 ui-monospace, 'DejaVu Sans Mono', monospace; }
-pre { background: #fff; border: 1px solid #dde1e6; padding: 8px; overflow: auto; max-height: 320px; margin: 4px 0; }
+pre { background: #fff; border: 1px solid #dde1e6; padding: 8px; overflow: auto; max-height: 320px; margin: 4px 0; white-space: pre-wrap; overflow-wrap: anywhere; } /* a long command wraps rather than widening the page */
 .dim { color: #6b737c; }
 .status { font-size: 13px; padding: 2px 8px; border-radius: 10px; vertical-align: middle; color: #fff; background: #6b737c; }
 .status-succeeded { background: #3a9d5d; } .status-failed, .status-crashed { background: #d93f3f; } .status-interrupted { background: #e3a32b; } .status-running { background: #4a7fd4; }
@@ -526,7 +526,7 @@ pre { background: #fff; border: 1px solid #dde1e6; padding: 8px; overflow: auto;
 #timeline .bucket { cursor: zoom-in; }
 #timeline .tick { stroke: #dde1e6; }
 #details { background: #fff; border: 1px solid #dde1e6; padding: 8px 12px; margin-top: 8px; min-height: 48px; }
-#details dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; margin: 0; }
+#details dl { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 2px 14px; margin: 0; }
 #details dt { color: #6b737c; } #details dd { margin: 0; word-break: break-all; }
 #usage-chart { background: #fff; border: 1px solid #dde1e6; max-width: 100%; height: auto; }
 #usage-chart text { font-size: 11px; fill: #3b434b; } #usage-chart .grid { stroke: #eceff2; } #usage-chart .point { cursor: pointer; fill-opacity: 0.8; }
