@@ -12,7 +12,9 @@ import type { LogPressure } from '../logging/log-pressure.js';
 import type { Logger } from '../logging/run-log.js';
 import type { ComputeJob } from './compute-job.js';
 import { environmentBlock } from './launch-command.js';
-import type { AttemptRecord, FailureReason, JobResults, LaunchProblem } from '../protocol/job-outcome.js';
+import { readUsageReport, SAMPLE_REQUEST } from './shell-usage.js';
+import type { AttemptRecord, FailureReason, JobResults, JobUsage, LaunchProblem } from '../protocol/job-outcome.js';
+import { USAGE_SAMPLE_MS } from '../protocol/job-usage.js';
 import { LaunchError, type ExitStatus, type LaunchedProcess, type Launcher } from '../launchers/launcher.js';
 import {
   cutText, decodeNodeMessage, encodeMessage, MAX_LOG_MESSAGE_BYTES, MAX_MESSAGE_LINE_BYTES, MAX_OUTPUTS_BYTES, PROTOCOL_VERSION,
@@ -24,6 +26,8 @@ const MAX_STDOUT_LINES = 10_000;
 /** ...and bytes: 10,000 lines of 64 KiB would be 640 MB held per job. */
 const MAX_STDOUT_BYTES = 4 * 1024 * 1024;
 const STDERR_TAIL_LINES = 5;
+/** When a plain command's guard is first asked for a usage sample: late enough that most short jobs are over, early enough that a job of a tenth of a second is seen. */
+const FIRST_SAMPLE_MS = 50;
 
 export interface ExecutionOptions {
   /** Called inside the launch, so that a host no launcher can reach fails as `launch-failed`. */
@@ -71,6 +75,8 @@ class JobExecution {
   #outputsBytes = 0;
   #launched: LaunchedProcess | undefined;
   #exception: { name: string; message: string; stack?: string } | undefined;
+  /** CPU and peak memory, from the node's result or exception, or a plain command's guard. */
+  #usage: JobUsage | undefined;
   #messages = 0;
   #timedOut = false;
   #cancelled = false;
@@ -111,6 +117,7 @@ class JobExecution {
       retries: attempts.length,
       attempts,
       ...outcome,
+      ...(this.#usage ? { usage: this.#usage } : {}),
     };
     this.#report();
     return job.results;
@@ -162,22 +169,41 @@ class JobExecution {
     launched.stderr.on('end', () => stderr.end());
 
     // stdin stays open while the job runs: its closing tells the node (or a plain command's guard) to stop.
+    let sampling: { stop(): void } | undefined;
     const environment = this.#options.environment ?? {};
     const hasEnvironment = Object.keys(environment).length > 0;
     if (job.isNodeScript) {
       launched.stdin.write(encodeMessage({
         v: PROTOCOL_VERSION, type: 'start', job: job.id, args: job.args, logLevel: this.#options.logLevel, ...(hasEnvironment ? { env: environment } : {}),
       }));
-    } else if (hasEnvironment && this.#options.mark) {
-      launched.stdin.write(environmentBlock(environment, this.#options.mark));
+    } else if (this.#options.mark) {
+      if (hasEnvironment) launched.stdin.write(environmentBlock(environment, this.#options.mark));
+      sampling = this.#requestSamples(launched);
     }
     try {
       return await launched.exited;
     } finally {
+      sampling?.stop();
       clearTimeout(timer);
       this.#options.signal?.removeEventListener('abort', abort);
       launched.stdin.end();
     }
+  }
+
+  /**
+   * A plain command's guard samples the job's processes on each line it reads from stdin: the
+   * first FIRST_SAMPLE_MS in, then every USAGE_SAMPLE_MS while the job runs. It reports at the end
+   * whether or not any came, so a job done sooner (a `true`) costs no request and no sample.
+   */
+  #requestSamples(launched: LaunchedProcess): { stop(): void } {
+    let timer: NodeJS.Timeout;
+    const request = () => {
+      // Not into a stdin that ended (the job exited) or backs up (a guard not reading): a missed sample only costs precision.
+      if (!launched.stdin.writableEnded && !launched.stdin.writableNeedDrain) launched.stdin.write(SAMPLE_REQUEST);
+      timer = setTimeout(request, USAGE_SAMPLE_MS);
+    };
+    timer = setTimeout(request, FIRST_SAMPLE_MS);
+    return { stop: () => clearTimeout(timer) };
   }
 
   #onMessageLine(line: Line): void {
@@ -217,9 +243,11 @@ class JobExecution {
         break;
       case 'exception':
         this.#exception = { name: message.name, message: message.message, stack: message.stack };
+        if (message.usage) this.#usage = message.usage;
         this.#log.error(`node script threw ${message.stack ?? `${message.name}: ${message.message}`}`);
         break;
       case 'result':
+        if (message.usage) this.#usage = message.usage;
         break;
     }
   }
@@ -256,6 +284,13 @@ class JobExecution {
   }
 
   #onStderrLine(line: Line): void {
+    const report = this.#job.isNodeScript || !this.#options.mark ? undefined : readUsageReport(line.text, this.#options.mark);
+    if (report) {
+      // The guard's usage report is not the job's output; a last line of the command's that lacked its newline is.
+      this.#usage = report.usage;
+      if (report.before === '') return;
+      line = { ...line, text: report.before };
+    }
     this.#logLine(line, 'stderr');
     this.#stderrTail.push(line.text);
     if (this.#stderrTail.length > STDERR_TAIL_LINES) this.#stderrTail.shift();

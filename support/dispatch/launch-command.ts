@@ -8,6 +8,7 @@ import type { ComputeJob } from './compute-job.js';
 import type { JsonValue } from '../protocol/messages.js';
 import { JOB_MARK_VARIABLE, KILL_GRACE_MS } from '../protocol/process-group.js';
 import { assignments, execNode, hostPath, shellQuote } from '../protocol/shell-words.js';
+import { shellUsageReport, shellUsageSampler } from './shell-usage.js';
 
 export interface CommandPlacement {
   /** Directory the job starts in; created when missing. */
@@ -59,15 +60,21 @@ export function environmentBlock(environment: Record<string, string>, mark: stri
  * its exit status is exact and its `wait` cannot see the guard. The guard does not carry the
  * mark itself (it is forked before the export reaches a program's environment, and unsets it
  * for the programs it runs), so its own `grep` and `sleep` are not taken for the job's.
+ * With `measure`, it measures the command too: each line before that end of stdin asks it for a
+ * sample, and at the end it reports the job's CPU and peak memory on the channel's stderr
+ * (shell-usage.ts).
  */
-export function processGroupGuard(mark: string, graceMs: number = KILL_GRACE_MS): string {
+export function processGroupGuard(mark: string, graceMs: number = KILL_GRACE_MS, measure = false): string {
   const ticks = Math.max(1, Math.ceil(graceMs / 100));
   // m SIG: signal the marked processes; true when there were any (one grep over /proc per call).
   const marked = `m() { n=1; for f in $(grep -lzx ${JOB_MARK_VARIABLE}=${mark} /proc/[0-9]*/environ 2>/dev/null); do f=\${f#/proc/}; kill -$1 \${f%/environ} && n=0; done; return $n; }`;
-  return `exec 9<&0 </dev/null; { unset ${JOB_MARK_VARIABLE}; trap '' TERM; while read -r _ <&9; do :; done; ${marked}; ` +
+  // Measuring, each line on stdin asks for a usage sample (shell-usage.ts), and its end for the report before the clean-up.
+  const [sampler, sample, report] = measure ? [`${shellUsageSampler()}; `, 's', `${shellUsageReport(mark)}; `] : ['', ':', ''];
+  return `exec 9<&0 </dev/null; { unset ${JOB_MARK_VARIABLE}; trap '' TERM; ${sampler}while read -r _ <&9; do ${sample}; done; ${report}${marked}; ` +
     'kill -TERM -$$; l=; m TERM && l=1; i=0; ' +
     `while { kill -0 $$ || { [ -n "$l" ] && m 0; }; } && [ $i -lt ${ticks} ]; do sleep 0.1; i=$((i+1)); done; ` +
-    '[ -n "$l" ] && m KILL; kill -KILL -$$; } >/dev/null 2>&1 & exec 9<&-';
+    // fd 8, measuring: the channel's stderr, for the usage report alone; the rest of the guard writes nowhere.
+    `[ -n "$l" ] && m KILL; kill -KILL -$$; } ${measure ? '8>&2 ' : ''}>/dev/null 2>&1 & exec 9<&-`;
 }
 
 /** A new mark for one launch of a job: random, so that no other job's processes carry it. */
@@ -84,6 +91,8 @@ export interface CommandOptions {
   guard?: boolean;
   /** The job's mark (default: a new one). */
   mark?: string;
+  /** A plain command's guard samples its processes and reports their CPU and peak memory at the end (shell-usage.ts). */
+  measure?: boolean;
   /**
    * Where the variables outside COMMAND_LINE_VARIABLES go: `stdin` (the launch: a plain command's
    * shell reads them before anything else, a node script gets them in its start message), `shown`
@@ -114,7 +123,7 @@ export function buildCommand(job: ComputeJob, placement: CommandPlacement, optio
       parts.push(`e=; while IFS= read -r l && [ "$l" != ${mark} ]; do e="$e$l
 "; done; eval "$e"; unset e l`);
     }
-    if (guard) parts.push(processGroupGuard(mark), `exec /bin/sh -c ${shellQuote(command)}`);
+    if (guard) parts.push(processGroupGuard(mark, KILL_GRACE_MS, options.measure), `exec /bin/sh -c ${shellQuote(command)}`);
     else parts.push(command);
   } else {
     // fd 3 carries the runtime's messages; the node's own stdout joins stderr (DESIGN.md §4).

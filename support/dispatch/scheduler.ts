@@ -324,7 +324,7 @@ export class Scheduler {
     const mark = newJobMark();
     return executeJob(job, {
       launcher: () => settings.launchers.for(job.host),
-      command: buildCommand(job, settings.placement, { mark }),
+      command: buildCommand(job, settings.placement, { mark, measure: true }),
       environment: splitEnvironment(job, settings.placement).stdin,
       mark,
       logger: settings.logger,
@@ -374,6 +374,7 @@ export class Scheduler {
       ...(results.failure ? { failure: results.failure, message: results.message } : {}),
       ...(results.launchProblem ? { launchProblem: results.launchProblem } : {}),
       ...(results.reused ? { reused: true } : {}),
+      ...(results.usage ? { usage: results.usage } : {}),
     });
   }
 

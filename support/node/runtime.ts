@@ -11,6 +11,7 @@ import {
   cutText, decodeStartMessage, encodeMessage, LOG_LEVELS, MAX_LOG_MESSAGE_BYTES,
   type JsonValue, type LogLevel, type NodeMessage,
 } from '../protocol/messages.js';
+import { UsageSampler } from './usage-sampler.js';
 
 /** File descriptor the launch command gives the runtime for structured messages (`exec 3>&1 1>&2`). */
 const MESSAGE_FD = 3;
@@ -338,10 +339,12 @@ async function runAsJob(NodeClass: NodeClass): Promise<void> {
     process.exit(2);
   }
   const sink = new ChannelSink(MESSAGE_FD);
+  // The job's CPU and peak memory travel with its end: the result, or the exception.
+  const usage = new UsageSampler(process.env[JOB_MARK_VARIABLE]).start();
   let job = 'unknown';
   const fail = (error: unknown): void => {
     const err = error instanceof Error ? error : new Error(String(error));
-    sink.send({ type: 'exception', job, name: err.name, message: err.message, stack: err.stack });
+    sink.send({ type: 'exception', job, name: err.name, message: err.message, stack: err.stack, usage: usage.finish() });
     sink.flush();
     void stdioWritten().then(() => reapAndExit(1));
   };
@@ -368,7 +371,7 @@ async function runAsJob(NodeClass: NodeClass): Promise<void> {
     returncode = 1;
   }
   if (Object.keys(node.outputs).length > 0) sink.send({ type: 'outputs', job, outputs: node.outputs });
-  sink.send({ type: 'result', job, returncode });
+  sink.send({ type: 'result', job, returncode, usage: usage.finish() });
   sink.flush();
   await stdioWritten();
   reapAndExit(returncode);

@@ -3,7 +3,10 @@
  * results. Records, logging, the scheduler and the launchers all speak of jobs in these words,
  * so they sit at the bottom, beside the wire protocol, and depend on nothing of the master.
  */
+import type { JobUsage } from './job-usage.js';
 import type { JsonValue } from './messages.js';
+
+export type { JobUsage } from './job-usage.js';
 
 /** Why a job failed; a job that succeeded has none. */
 export type FailureReason =
@@ -24,17 +27,6 @@ export interface AttemptRecord {
   failure: FailureReason;
   message: string;
   duration: number;
-}
-
-/**
- * What a job used on its host, over its whole process group and the processes carrying its
- * mark (children included): CPU time in user and system mode, and the peak resident memory of
- * all of them together.
- */
-export interface JobUsage {
-  userSeconds: number;
-  systemSeconds: number;
-  peakRssBytes: number;
 }
 
 export interface JobResults {

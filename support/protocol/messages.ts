@@ -5,6 +5,7 @@
  * the node process).
  */
 import { ProtocolError } from '../errors.js';
+import { usageOf, type JobUsage } from './job-usage.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -53,12 +54,16 @@ export interface ExceptionMessage {
   name: string;
   message: string;
   stack?: string;
+  /** What the job used up to the exception (its end), when the runtime measured it. */
+  usage?: JobUsage;
 }
 
 export interface ResultMessage {
   type: 'result';
   job: string;
   returncode: number;
+  /** The job's CPU and peak memory on its host, when the runtime measured them. */
+  usage?: JobUsage;
 }
 
 export type NodeMessage = LogMessage | OutputsMessage | ExceptionMessage | ResultMessage;
@@ -102,18 +107,27 @@ export function decodeNodeMessage(line: string): NodeMessage {
     case 'outputs':
       if (!isRecord(value.outputs)) throw new ProtocolError('outputs message whose "outputs" is not an object');
       return value as unknown as OutputsMessage;
-    case 'exception':
+    case 'exception': {
       if (typeof value.message !== 'string') throw new ProtocolError('exception message without a string "message"');
-      return {
+      const exception: ExceptionMessage = {
         type: 'exception',
         job: value.job,
         name: typeof value.name === 'string' ? value.name : 'Error',
         message: value.message,
         stack: typeof value.stack === 'string' ? value.stack : undefined,
       };
-    case 'result':
+      const usage = usageOf(value.usage);
+      if (usage) exception.usage = usage;
+      return exception;
+    }
+    case 'result': {
       if (!Number.isInteger(value.returncode)) throw new ProtocolError('result message without an integer "returncode"');
-      return value as unknown as ResultMessage;
+      const result: ResultMessage = { type: 'result', job: value.job, returncode: value.returncode as number };
+      // A malformed usage is dropped, not a protocol error: a bad measurement must not cost the job its return code.
+      const usage = usageOf(value.usage);
+      if (usage) result.usage = usage;
+      return result;
+    }
     default:
       throw new ProtocolError(`unknown message type ${JSON.stringify(value.type)}`);
   }

@@ -1,7 +1,7 @@
 /**
  * What the records say about one run, for people (`pipeline status`, the end-of-run summary)
- * and for programs (`--json`): counts by state, a row per host, the slowest jobs, and every
- * failure with its reason and the path of its log.
+ * and for programs (`--json`): counts by state, a row per host, the slowest jobs, the jobs that
+ * used the most memory and CPU, and every failure with its reason and the path of its log.
  */
 import type { RecordedJob, RecordedRun, RunStatus } from './job-journal.js';
 import { jobLogPath } from './job-files.js';
@@ -43,12 +43,17 @@ export interface RunReport {
   reused: number;
   hosts: HostRow[];
   slowest: Array<{ job: string; host: string; duration: number }>;
+  /** The jobs with the highest peak memory and the most CPU (user and system), of those whose host measured them. */
+  mostMemory: Array<{ job: string; host: string; peakRssBytes: number }>;
+  mostCpu: Array<{ job: string; host: string; cpuSeconds: number }>;
   failures: FailureRow[];
   /** What the run could not record (its disk filled or went read-only), as its end record says. */
   unrecorded?: string;
 }
 
 const SLOWEST = 5;
+/** Jobs named in each of the most-memory and most-CPU lists. */
+const HEAVIEST = 3;
 /** Failed jobs listed one by one; the rest are counted (the log and `pipeline status --json` have them all). */
 const LISTED_FAILURES = 20;
 
@@ -72,6 +77,7 @@ export function reportRun(jobDirectory: string, recorded: RecordedRun): RunRepor
     if (job.ended && !job.ended.reused) row.busy += job.ended.duration;
   }
   const ran = jobs.filter((job): job is RecordedJob & { ended: NonNullable<RecordedJob['ended']> } => Boolean(job.ended && !job.ended.reused));
+  const measured = ran.flatMap((job) => (job.ended.usage ? [{ job: job.job, host: job.host, usage: job.ended.usage }] : []));
   return {
     jobName: recorded.started.jobName,
     jobDirectory,
@@ -88,6 +94,10 @@ export function reportRun(jobDirectory: string, recorded: RecordedRun): RunRepor
     hosts: [...hosts.values()].sort((a, b) => (a.host < b.host ? -1 : 1)),
     slowest: ran.sort((a, b) => b.ended.duration - a.ended.duration).slice(0, SLOWEST)
       .map((job) => ({ job: job.job, host: job.host, duration: job.ended.duration })),
+    mostMemory: measured.filter((job) => job.usage.peakRssBytes > 0).sort((a, b) => b.usage.peakRssBytes - a.usage.peakRssBytes).slice(0, HEAVIEST)
+      .map((job) => ({ job: job.job, host: job.host, peakRssBytes: job.usage.peakRssBytes })),
+    mostCpu: measured.map((job) => ({ job: job.job, host: job.host, cpuSeconds: job.usage.userSeconds + job.usage.systemSeconds }))
+      .filter((job) => job.cpuSeconds > 0).sort((a, b) => b.cpuSeconds - a.cpuSeconds).slice(0, HEAVIEST),
     failures: jobs.filter((job) => job.state === 'failed').map((job) => ({
       job: job.job,
       host: job.host,
@@ -97,6 +107,12 @@ export function reportRun(jobDirectory: string, recorded: RecordedRun): RunRepor
     })),
     ...(recorded.ended?.unrecorded ? { unrecorded: recorded.ended.unrecorded } : {}),
   };
+}
+
+/** Bytes as people read memory sizes: KiB, MiB or GiB, with a decimal while the number is small. */
+export function memoryText(bytes: number): string {
+  const [value, unit] = bytes >= 1024 ** 3 ? [bytes / 1024 ** 3, 'GiB'] : bytes >= 1024 ** 2 ? [bytes / 1024 ** 2, 'MiB'] : [bytes / 1024, 'KiB'];
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${unit}`;
 }
 
 function table(header: string[], rows: string[][]): string[] {
@@ -117,7 +133,7 @@ export function headline(report: RunReport): string {
   return line;
 }
 
-/** The summary under the headline: a row per host, the slowest jobs, each failure with its log. */
+/** The summary under the headline: a row per host, the slowest jobs, the heaviest (when measured), each failure with its log. */
 export function detailLines(report: RunReport): string[] {
   const lines: string[] = [];
   if (report.hosts.length > 0) {
@@ -127,6 +143,12 @@ export function detailLines(report: RunReport): string[] {
   if (report.slowest.length > 0) {
     lines.push(`slowest: ${report.slowest.map((job) => `${job.host}#${job.job} ${job.duration.toFixed(1)} s`).join(', ')}`);
   }
+  const heaviest = [
+    ...(report.mostMemory.length > 0 ? [`most memory: ${report.mostMemory.map((job) => `${job.host}#${job.job} ${memoryText(job.peakRssBytes)}`).join(', ')}`] : []),
+    // A tenth of a second is the unit, but a job that used less still shows what it used.
+    ...(report.mostCpu.length > 0 ? [`most CPU: ${report.mostCpu.map((job) => `${job.host}#${job.job} ${job.cpuSeconds.toFixed(job.cpuSeconds < 0.1 ? 2 : 1)} s`).join(', ')}`] : []),
+  ];
+  if (heaviest.length > 0) lines.push(heaviest.join('; '));
   for (const row of report.failures.slice(0, LISTED_FAILURES)) lines.push(`${row.host}#${row.job} ${row.failure}: ${row.message}${row.log ? `  (log: ${row.log})` : ''}`);
   if (report.failures.length > LISTED_FAILURES) lines.push(`... and ${report.failures.length - LISTED_FAILURES} more failed jobs (pipeline status ${report.jobName} --json lists them)`);
   if (report.unrecorded) lines.push(report.unrecorded);

@@ -9,7 +9,8 @@ change of base class and of their `__main__` lines. Standard library only, Pytho
 The protocol, as the launch command sets it up (`exec 3>&1 1>&2`):
   stdin  one JSON line {"v": 1, "type": "start", "job", "args", "logLevel", "env"?}; then stdin
          stays open, and its end (the master finished, cancelled or died) stops the job.
-  fd 3   messages, one JSON object a line: log, outputs, exception, result.
+  fd 3   messages, one JSON object a line: log, outputs, exception, result (the last two with
+         the job's `usage`: CPU seconds and peak resident memory, as runtime.ts sends them).
   fd 1/2 both the channel's stderr: whatever the script prints is logged line by line.
   exit   the job's return code.
 
@@ -62,6 +63,7 @@ thread the script started is only printed, as Python does, and does not fail the
 import json
 import logging
 import os
+import resource
 import signal
 import sys
 import threading
@@ -238,6 +240,131 @@ def _marked_processes(mark):
     return found
 
 
+# The job's usage, as support/node/usage-sampler.ts measures it: exact for this process and the
+# children it reaped (getrusage), sampled from /proc for what still runs below it and for marked
+# processes outside that tree (scanned a second in, then at most once a second within 1 % of the time).
+USAGE_SAMPLE_SECONDS = 0.2
+MARK_SCAN_SECONDS = 1.0
+MARK_SCAN_SHARE = 0.01
+_CLOCK_TICKS = os.sysconf('SC_CLK_TCK')
+# Indexes into _stat_fields(): proc(5) fields 4, 14, 15, 16, 17 and 22.
+_PPID, _UTIME, _STIME, _CUTIME, _CSTIME, _STARTTIME = 1, 11, 12, 13, 14, 19
+
+
+def _children_of(pid):
+    """The children of every thread of `pid`: a child is listed under the thread that forked it."""
+    try:
+        tasks = os.listdir('/proc/%s/task' % pid)
+    except OSError:
+        return []
+    children = []
+    for task in tasks:
+        try:
+            with open('/proc/%s/task/%s/children' % (pid, task)) as listing:
+                children.extend(int(word) for word in listing.read().split())
+        except (OSError, ValueError):
+            pass  # the thread or the process ended
+    return children
+
+
+def _memory_of(pid):
+    """VmRSS and VmHWM of a process in bytes; zero for a zombie, which has neither."""
+    rss = hwm = 0
+    try:
+        with open('/proc/%s/status' % pid) as status:
+            for line in status:
+                if line.startswith('VmHWM:'):
+                    hwm = int(line.split()[1]) * 1024
+                elif line.startswith('VmRSS:'):
+                    rss = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    return rss, hwm
+
+
+class _UsageSampler(object):
+    """CPU and peak memory of the job (usage-sampler.ts): sampled in a thread, totalled at the job's end."""
+
+    def __init__(self, mark):
+        self._mark = mark
+        self._began = time.time()
+        self._next_scan = self._began + MARK_SCAN_SECONDS
+        self._marked_roots = []
+        self._seen = {}
+        self._gone_user = self._gone_system = 0
+        self._user = self._system = 0.0
+        self._peak = 0
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+
+    def start(self):
+        self._sample_safely(False)
+        sampler = threading.Thread(target=self._every_interval, name='usage-sampler')
+        sampler.daemon = True
+        sampler.start()
+        return self
+
+    def finish(self):
+        """Stops sampling after a last sample; the totals as a usage message field."""
+        self._stopped.set()
+        self._sample_safely(time.time() - self._began >= MARK_SCAN_SECONDS)
+        return {'userSeconds': round(self._user, 3), 'systemSeconds': round(self._system, 3), 'peakRssBytes': self._peak}
+
+    def _every_interval(self):
+        while not self._stopped.wait(USAGE_SAMPLE_SECONDS):
+            self._sample_safely(False)
+
+    def _sample_safely(self, scan):
+        with self._lock:
+            try:
+                self._sample(scan)
+            except Exception:
+                pass  # measuring must never fail the job: this sample is skipped
+
+    def _sample(self, scan):
+        if self._mark and (scan or time.time() >= self._next_scan):
+            began = time.time()
+            self._marked_roots = _marked_processes(self._mark)
+            self._next_scan = time.time() + max(MARK_SCAN_SECONDS, (time.time() - began) / MARK_SCAN_SHARE)
+        me = os.getpid()
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+        rss = _memory_of('self')[0]
+        peak = max(own.ru_maxrss, reaped.ru_maxrss) * 1024  # kB on Linux; the largest reaped child's peak
+        current = {}
+        queue = _children_of('self') + list(self._marked_roots)
+        visited = {me}
+        while queue:
+            pid = queue.pop()
+            if pid in visited:
+                continue
+            visited.add(pid)
+            try:
+                fields = _stat_fields(pid)
+                current[pid] = (fields[_STARTTIME], int(fields[_PPID]), int(fields[_UTIME]) + int(fields[_CUTIME]), int(fields[_STIME]) + int(fields[_CSTIME]))
+            except (OSError, ValueError, IndexError):
+                continue  # it ended while we looked
+            process_rss, process_hwm = _memory_of(pid)
+            rss += process_rss
+            peak = max(peak, process_hwm)
+            queue.extend(_children_of(pid))
+        for pid, (started, parent, user, system) in self._seen.items():
+            if pid in current and current[pid][0] == started:
+                continue
+            if parent == me or parent in current:
+                continue  # reaped by this process or another of the job: its time is in that one's now
+            self._gone_user += user
+            self._gone_system += system
+        self._seen = current
+        user = self._gone_user + sum(seen[2] for seen in current.values())
+        system = self._gone_system + sum(seen[3] for seen in current.values())
+        # The totals never go down: a process whose parent ended before reaping it takes its ticks along.
+        self._user = max(self._user, own.ru_utime + reaped.ru_utime + float(user) / _CLOCK_TICKS)
+        self._system = max(self._system, own.ru_stime + reaped.ru_stime + float(system) / _CLOCK_TICKS)
+        self._peak = max(self._peak, rss, peak)
+
+
 def _signal_each(pids, signum):
     """Sends `signum` to each of `pids`; the ones still there."""
     left = []
@@ -409,6 +536,7 @@ def _run_job(node):
         sys.stderr.flush()
         os._exit(2)
     channel = _Channel(MESSAGE_FD)
+    usage = _UsageSampler(os.environ.get(JOB_MARK_VARIABLE)).start()  # travels with the result or the exception
     job = 'unknown'
     signal.signal(signal.SIGTERM, _on_terminate)
     try:
@@ -436,10 +564,10 @@ def _run_job(node):
             returncode = 1
         if node.outputs:
             channel.send({'type': 'outputs', 'job': job, 'outputs': node.outputs})
-        channel.send({'type': 'result', 'job': job, 'returncode': returncode})
+        channel.send({'type': 'result', 'job': job, 'returncode': returncode, 'usage': usage.finish()})
     except BaseException as error:  # KeyboardInterrupt too: the master hears of every failure
         try:
-            channel.send(_exception_message(job, error), lenient=True)
+            channel.send(dict(_exception_message(job, error), usage=usage.finish()), lenient=True)
         except Exception:
             pass
         _finish(1)

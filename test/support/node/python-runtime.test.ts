@@ -17,6 +17,7 @@ import {
   cutText, decodeNodeMessage, encodeMessage, MAX_LOG_MESSAGE_BYTES, PROTOCOL_VERSION,
   type JsonValue, type LogLevel, type LogMessage, type NodeMessage, type StartMessage,
 } from '../../../support/protocol/messages.js';
+import type { JobUsage } from '../../../support/protocol/job-usage.js';
 import { JOB_MARK_VARIABLE, markedProcesses } from '../../../support/protocol/process-group.js';
 import { isAlive, waitFor } from '../../harness/local-processes.js';
 
@@ -28,8 +29,9 @@ const PYTHON = 'python3';
 interface Running {
   child: ChildProcess;
   mark: string;
-  /** Every line of fd 3, decoded as the master decodes it (a malformed line throws). */
+  /** Every line of fd 3, decoded as the master decodes it (a malformed line throws); the usage of a result or exception taken out into `usages`. */
   messages: NodeMessage[];
+  usages: JobUsage[];
   stdout: () => string;
   stderr: () => string;
   /** Exit status, once the process has exited and its fds are drained; the master then closes stdin. */
@@ -47,6 +49,7 @@ function launch(script: string, start: StartMessage | string | null): Running {
     env: { ...process.env, PYTHONPATH: moduleDir, [JOB_MARK_VARIABLE]: mark },
   });
   const messages: NodeMessage[] = [];
+  const usages: JobUsage[] = [];
   let stdout = '';
   let stderr = '';
   let partial = '';
@@ -54,7 +57,14 @@ function launch(script: string, start: StartMessage | string | null): Running {
   channel.setEncoding('utf8').on('data', (chunk: string) => {
     const lines = (partial + chunk).split('\n');
     partial = lines.pop()!;
-    for (const line of lines) messages.push(decodeNodeMessage(line));
+    for (const line of lines) {
+      const message = decodeNodeMessage(line);
+      if ((message.type === 'result' || message.type === 'exception') && message.usage) {
+        usages.push(message.usage);
+        delete message.usage;
+      }
+      messages.push(message);
+    }
   });
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
@@ -67,7 +77,7 @@ function launch(script: string, start: StartMessage | string | null): Running {
     return { code: code as number | null, signal: signal as NodeJS.Signals | null };
   });
   if (start !== null) child.stdin!.write(typeof start === 'string' ? start : encodeMessage(start));
-  const running = { child, mark, messages, stdout: () => stdout, stderr: () => stderr, finished };
+  const running = { child, mark, messages, usages, stdout: () => stdout, stderr: () => stderr, finished };
   started.push(running);
   return running;
 }
@@ -193,6 +203,16 @@ describe('support/node/python: the Python node runtime', function () {
       { type: 'outputs', job: 'job-lofar', outputs: { ok: ['in.MS', 'out.MS', 'NDPPP.parset'] } },
       { type: 'result', job: 'job-lofar', returncode: 0 },
     ]);
+  });
+
+  it('sends the job\'s CPU and peak memory with its result: of a child it waited for, and of memory it held', async () => {
+    const run = launch('usage.py', startMessage('job-usage', []));
+    expect((await run.finished).code, run.stderr()).to.equal(0);
+    expect(run.messages.at(-1)).to.deep.equal({ type: 'result', job: 'job-usage', returncode: 0 });
+    expect(run.usages).to.have.length(1);
+    const usage = run.usages[0]!;
+    expect(usage.userSeconds + usage.systemSeconds).to.be.at.least(0.9).and.below(2);
+    expect(usage.peakRssBytes).to.be.at.least(64 * 1024 * 1024).and.below(256 * 1024 * 1024);
   });
 
   it('refuses a start message of another protocol version with a ProtocolError, exit 1', async () => {

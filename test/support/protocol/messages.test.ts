@@ -75,6 +75,29 @@ describe('support/protocol/messages', () => {
       expect(decodeNodeMessage('{"type":"result","job":"4","returncode":3}')).to.deep.equal({ type: 'result', job: '4', returncode: 3 });
     });
 
+    it('keeps the usage a result or an exception carries', () => {
+      const usage = { userSeconds: 2.04, systemSeconds: 0.25, peakRssBytes: 261_369_856 };
+      expect(decodeNodeMessage(JSON.stringify({ type: 'result', job: '4', returncode: 0, usage }))).to.deep.equal({ type: 'result', job: '4', returncode: 0, usage });
+      expect(decodeNodeMessage(JSON.stringify({ type: 'exception', job: '4', name: 'Error', message: 'boom', usage }))).to.deep.include({ type: 'exception', message: 'boom', usage });
+      expect(decodeNodeMessage(JSON.stringify({ type: 'result', job: '4', returncode: 0, usage: { userSeconds: 0, systemSeconds: 0, peakRssBytes: 0 } })))
+        .to.have.deep.property('usage', { userSeconds: 0, systemSeconds: 0, peakRssBytes: 0 });
+    });
+
+    it('drops a malformed usage and keeps the result or exception it came with', () => {
+      const usage = { userSeconds: 1, systemSeconds: 1, peakRssBytes: 1024 };
+      const malformed: unknown[] = [
+        null, 3, 'lots', [1, 2, 3], {}, { userSeconds: 1, systemSeconds: 1 }, { ...usage, userSeconds: -0.5 }, { ...usage, peakRssBytes: '200 MB' }, { ...usage, systemSeconds: null },
+      ];
+      for (const bad of malformed) {
+        expect(decodeNodeMessage(JSON.stringify({ type: 'result', job: '4', returncode: 3, usage: bad })), JSON.stringify(bad)).to.deep.equal({ type: 'result', job: '4', returncode: 3 });
+        expect(decodeNodeMessage(JSON.stringify({ type: 'exception', job: '4', message: 'boom', usage: bad })), JSON.stringify(bad)).not.to.have.property('usage');
+      }
+      // 1e400 is JSON for a number JavaScript reads as Infinity
+      expect(decodeNodeMessage('{"type":"result","job":"4","returncode":0,"usage":{"userSeconds":1e400,"systemSeconds":0,"peakRssBytes":0}}')).to.deep.equal({ type: 'result', job: '4', returncode: 0 });
+      // extra keys are not passed on
+      expect(decodeNodeMessage(JSON.stringify({ type: 'result', job: '4', returncode: 0, usage: { ...usage, secret: 'x' } }))).to.deep.equal({ type: 'result', job: '4', returncode: 0, usage });
+    });
+
     it('rejects text that is not JSON', () => {
       expect(protocolError(decode('hello, I am a stray print'))).to.equal('not a JSON object');
       expect(protocolError(decode(''))).to.equal('not a JSON object');

@@ -60,6 +60,36 @@ describe('support/records/run-report', () => {
     ]);
   });
 
+  it('names the jobs with the highest peak memory and the most CPU, when their hosts measured them', () => {
+    const MiB = 1024 * 1024;
+    const measured = [
+      recorded('big', 'node2', { state: 'succeeded', duration: 3, usage: { userSeconds: 0.1, systemSeconds: 0.4, peakRssBytes: 212 * MiB } }),
+      recorded('burn', 'node1', { state: 'succeeded', duration: 2.5, usage: { userSeconds: 2.04, systemSeconds: 0.02, peakRssBytes: 3.5 * MiB } }),
+      recorded('huge', 'node3', { state: 'failed', failure: 'exit', message: 'exited with return code 1', duration: 1, usage: { userSeconds: 0.5, systemSeconds: 0.7, peakRssBytes: 3.25 * 1024 * MiB } }),
+      recorded('idle', 'node1', { state: 'succeeded', duration: 0.1, usage: { userSeconds: 0, systemSeconds: 0, peakRssBytes: 0 } }),
+      recorded('small', 'node1', { state: 'succeeded', duration: 0.2, usage: { userSeconds: 0.01, systemSeconds: 0, peakRssBytes: 900 * 1024 } }),
+      recorded('unmeasured', 'node2', { state: 'succeeded', duration: 0.3 }),
+      recorded('old', 'node3', { state: 'succeeded', reused: true, duration: 9, usage: { userSeconds: 99, systemSeconds: 0, peakRssBytes: 99 * 1024 * MiB } }),
+    ];
+    const report = reportRun('/runs/calib', run(measured));
+    expect(report.mostMemory.map((job) => job.job)).to.deep.equal(['huge', 'big', 'burn']);
+    expect(report.mostCpu).to.deep.equal([
+      { job: 'burn', host: 'node1', cpuSeconds: 2.06 },
+      { job: 'huge', host: 'node3', cpuSeconds: 1.2 },
+      { job: 'big', host: 'node2', cpuSeconds: 0.5 },
+    ]);
+    expect(detailLines(report)).to.include('most memory: node3#huge 3.3 GiB, node2#big 212 MiB, node1#burn 3.5 MiB; most CPU: node1#burn 2.1 s, node3#huge 1.2 s, node2#big 0.5 s');
+    // jobs that used next to nothing are no heaviest
+    const light = reportRun('/runs/calib', run(measured.filter((job) => ['idle', 'small'].includes(job.job))));
+    expect(detailLines(light)).to.include('most memory: node1#small 900 KiB; most CPU: node1#small 0.01 s');
+  });
+
+  it('has no line of the heaviest jobs when no job was measured (or none used anything)', () => {
+    expect(detailLines(reportRun('/runs/calib', run(jobs))).some((line) => line.startsWith('most '))).to.equal(false);
+    const idle = recorded('idle', 'n1', { state: 'succeeded', usage: { userSeconds: 0, systemSeconds: 0, peakRssBytes: 0 } });
+    expect(detailLines(reportRun('/runs/calib', run([idle]))).some((line) => line.startsWith('most '))).to.equal(false);
+  });
+
   it('gives no log path for a job that never started (cancelled while queued)', () => {
     const queued = { ...recorded('q', 'n1', { state: 'failed', failure: 'cancelled', message: 'cancelled before it started', duration: 0 }), attempt: 0 };
     const report = reportRun('/runs/calib', run([queued]));
