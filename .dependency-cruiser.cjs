@@ -40,6 +40,13 @@ module.exports = {
       to: { path: '^support/(launchers|dispatch|recipe|records|run|cli|logging|node)/' },
     },
     {
+      name: 'lofar-formats-stand-alone',
+      comment: "LOFAR's file formats (data maps) are read by recipes and tools alike: they import only errors.",
+      severity: 'error',
+      from: { path: '^support/lofar/' },
+      to: { path: '^support/(launchers|dispatch|recipe|records|run|cli|logging|node|config|protocol)/' },
+    },
+    {
       name: 'dispatch-knows-no-recipes',
       comment: 'Dispatch runs ComputeJobs for whoever made them: no recipe, run or records module.',
       severity: 'error',
