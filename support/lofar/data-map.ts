@@ -642,14 +642,45 @@ function readMapFile(path: string): string {
 // The maps
 
 /**
- * LOFAR's DataMap. Iterating gives the entries that are not skipped (LOFAR's `DataMap.SkipIterator`, which its
- * recipes switch to); LOFAR's default iterator, every entry, is `entries`. `length` counts every entry, as LOFAR's len.
+ * What both maps are: their entries in order, iteration over those that are not skipped (LOFAR's
+ * `DataMap.SkipIterator`, which its recipes switch to; LOFAR's default iterator, every entry, is
+ * `entries`), `length` counting every entry as LOFAR's len, and the text LOFAR's `save` writes.
  */
-export class DataMap implements Iterable<DataProduct> {
-  readonly #entries: DataProduct[];
+abstract class ProductMap<P extends { host: string; skip: boolean }> implements Iterable<P> {
+  readonly #entries: P[];
+  readonly #repr: (product: P) => string;
 
+  protected constructor(entries: P[], repr: (product: P) => string) {
+    this.#entries = entries;
+    this.#repr = repr;
+  }
+
+  get entries(): readonly P[] {
+    return this.#entries;
+  }
+
+  get length(): number {
+    return this.#entries.length;
+  }
+
+  *[Symbol.iterator](): Iterator<P> {
+    for (const entry of this.#entries) if (!entry.skip) yield entry;
+  }
+
+  /** The text LOFAR's `save` writes, byte for byte (no final newline), escaping only what LOFAR's own load would misread. */
+  toString(): string {
+    return `[${this.#entries.map(this.#repr).join(', ')}]`;
+  }
+
+  save(path: string): void {
+    writeFileSync(path, this.toString(), 'utf8');
+  }
+}
+
+/** LOFAR's DataMap: per entry a host and a file. */
+export class DataMap extends ProductMap<DataProduct> {
   constructor(entries: Iterable<DataProduct> = []) {
-    this.#entries = [...entries].map(({ host, file, skip }) => ({ host, file, skip }));
+    super([...entries].map(({ host, file, skip }) => ({ host, file, skip })), singleRepr);
   }
 
   /** Reads map-file text; `source` names it in error messages. Missing `skip` (and the old `(host, file)` form) is True, as in LOFAR. */
@@ -660,40 +691,17 @@ export class DataMap implements Iterable<DataProduct> {
   static load(path: string): DataMap {
     return DataMap.parse(readMapFile(path), path);
   }
-
-  get entries(): readonly DataProduct[] {
-    return this.#entries;
-  }
-
-  get length(): number {
-    return this.#entries.length;
-  }
-
-  *[Symbol.iterator](): Iterator<DataProduct> {
-    for (const entry of this.#entries) if (!entry.skip) yield entry;
-  }
-
-  /** The text LOFAR's `DataMap.save` writes, byte for byte (no final newline), escaping only what LOFAR's own load would misread. */
-  toString(): string {
-    return `[${this.#entries.map(singleRepr).join(', ')}]`;
-  }
-
-  save(path: string): void {
-    writeFileSync(path, this.toString(), 'utf8');
-  }
 }
 
-/** LOFAR's MultiDataMap: per host a list of files, skippable as a whole and one by one. Iteration as in DataMap. */
-export class MultiDataMap implements Iterable<MultiDataProduct> {
-  readonly #entries: MultiDataProduct[];
-
+/** LOFAR's MultiDataMap: per host a list of files, skippable as a whole and one by one. */
+export class MultiDataMap extends ProductMap<MultiDataProduct> {
   constructor(entries: Iterable<MultiDataProduct> = []) {
-    this.#entries = [...entries].map(({ host, file, skip, file_skip }, index) => {
+    super([...entries].map(({ host, file, skip, file_skip }, index) => {
       if (file_skip.length !== file.length) {
         throw new DataMapError(`data product ${index + 1} (host ${host}): expected ${file.length} flags in file_skip, one per file, got ${file_skip.length}`);
       }
       return { host, file: [...file], skip, file_skip: [...file_skip] };
-    });
+    }), multiRepr);
   }
 
   /** Reads map-file text; `source` names it in error messages. Missing `file_skip` gives every file the entry's `skip`, as in LOFAR. */
@@ -703,27 +711,6 @@ export class MultiDataMap implements Iterable<MultiDataProduct> {
 
   static load(path: string): MultiDataMap {
     return MultiDataMap.parse(readMapFile(path), path);
-  }
-
-  get entries(): readonly MultiDataProduct[] {
-    return this.#entries;
-  }
-
-  get length(): number {
-    return this.#entries.length;
-  }
-
-  *[Symbol.iterator](): Iterator<MultiDataProduct> {
-    for (const entry of this.#entries) if (!entry.skip) yield entry;
-  }
-
-  /** The text LOFAR's `MultiDataMap.save` writes, byte for byte (no final newline), escaping only what LOFAR's own load would misread. */
-  toString(): string {
-    return `[${this.#entries.map(multiRepr).join(', ')}]`;
-  }
-
-  save(path: string): void {
-    writeFileSync(path, this.toString(), 'utf8');
   }
 }
 

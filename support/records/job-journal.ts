@@ -260,7 +260,7 @@ export function recordEvent(run: RecordedRun, event: RunEvent): boolean {
 const READ_CHUNK_BYTES = 1024 * 1024;
 
 /** Calls `onLine` for each line of a file (split on \n, as String.split would), reading it piece by piece; `torn` is true for a last line without its \n. */
-function forEachLine(path: string, onLine: (line: string, index: number, torn: boolean) => void): void {
+export function forEachLine(path: string, onLine: (line: string, index: number, torn: boolean) => void): void {
   const fd = openSync(path, 'r');
   try {
     const decoder = new StringDecoder('utf8');

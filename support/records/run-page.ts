@@ -10,11 +10,10 @@
  */
 import { closeSync, existsSync, fstatSync, openSync, readSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
 import type { FailureReason, JobState } from '../protocol/job-outcome.js';
 import type { JsonValue } from '../protocol/messages.js';
 import { clockTime } from '../logging/clock-time.js';
-import { journalPath, type RecordedRun } from './job-journal.js';
+import { forEachLine, journalPath, type RecordedRun } from './job-journal.js';
 import { jobFilesDirectory, jobLogPath } from './job-files.js';
 import type { JobEnded, RunEvent } from './run-events.js';
 import { reportRun, type RunReport } from './run-report.js';
@@ -61,32 +60,6 @@ const TEXT_MAX_CHARS = 4000;
 const LISTED_FAILURES = 500;
 /** Jobs drawn one by one in the usage chart; more are drawn as a density grid. */
 const USAGE_POINTS = 2000;
-
-const READ_CHUNK_BYTES = 1024 * 1024;
-
-/** Calls `onLine` for each line of a file, read piece by piece (readJournal's way: a journal of 100,000 jobs is never held whole). */
-function forEachLine(path: string, onLine: (line: string) => void): void {
-  const fd = openSync(path, 'r');
-  try {
-    const decoder = new StringDecoder('utf8');
-    const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
-    let carry = '';
-    for (;;) {
-      const read = readSync(fd, buffer, 0, buffer.length, null);
-      const text = carry + (read > 0 ? decoder.write(buffer.subarray(0, read)) : decoder.end());
-      let start = 0;
-      for (let newline = text.indexOf('\n'); newline !== -1; newline = text.indexOf('\n', start)) {
-        onLine(text.slice(start, newline));
-        start = newline + 1;
-      }
-      carry = text.slice(start);
-      if (read === 0) break;
-    }
-    onLine(carry);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 function endOutcome(event: JobEnded): string {
   return event.state === 'failed' ? (event.failure ?? 'unknown') : event.state;
