@@ -187,14 +187,14 @@ export class PipelineConfig {
    * the user a job runs as there (expanded here it was the master's: /root/... for every host).
    */
   get hostWorkingDirectory(): string {
-    const raw = this.get('DEFAULT', 'working_directory')?.trim() ?? join(this.#rawRuntimeDirectory(), 'working');
-    return raw === '~' || raw.startsWith('~/') ? raw : this.#resolvePath(raw);
+    const given = this.get('DEFAULT', 'working_directory');
+    return given !== undefined ? this.#hostPath(given) : join(this.#hostPath(this.require('DEFAULT', 'runtime_directory')), 'working');
   }
 
-  /** runtime_directory with a leading `~` kept. */
-  #rawRuntimeDirectory(): string {
-    const raw = this.require('DEFAULT', 'runtime_directory').trim();
-    return raw === '~' || raw.startsWith('~/') ? raw : this.#resolvePath(raw);
+  /** A path for the hosts: a leading `~` kept (their user's home), anything else resolved here. */
+  #hostPath(value: string): string {
+    const path = value.trim();
+    return path === '~' || path.startsWith('~/') ? path : this.#resolvePath(path);
   }
 
   get recipeDirectories(): string[] {

@@ -216,7 +216,8 @@ export interface JournalContents {
   problems: string[];
 }
 
-function statusOf(run: RecordedRun): RunStatus {
+/** Where a recorded run got to: from its end when it has one, else whether its master still lives. */
+export function statusOf(run: RecordedRun): RunStatus {
   if (run.ended) {
     if (run.ended.interrupted) return 'interrupted';
     return run.ended.returncode === 0 ? 'succeeded' : 'failed';

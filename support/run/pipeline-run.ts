@@ -15,7 +15,7 @@ import { fileLine } from '../logging/log-lines.js';
 import { openRunLog, wantsColor, type RunLog } from '../logging/run-log.js';
 import { JobFiles } from '../records/job-files.js';
 import { canonicalJson, hashOf } from '../records/job-identity.js';
-import { JobJournal, journalPath, readJournal, recordEvent, type RecordedRun } from '../records/job-journal.js';
+import { JobJournal, journalPath, readJournal, recordEvent, statusOf, type RecordedRun } from '../records/job-journal.js';
 import { RECORD_VERSION, RunEvents, type JobEnded, type RunStarted } from '../records/run-events.js';
 import { RunLock } from '../records/run-lock.js';
 import { RUN_PAGE_FILE, writeRunPage } from '../records/run-page.js';
@@ -382,12 +382,12 @@ export class PipelineRun {
     this.#lock?.release();
   }
 
-  /** The run's HTML page beside its journal, from what the journal now says (its end included). */
+  /** The run's HTML page beside its journal, from the record the run kept of itself (its end included: no second reading of the journal). */
   #writePage(): void {
     const file = join(this.jobDirectory, RUN_PAGE_FILE);
     try {
-      const run = readJournal(journalPath(this.jobDirectory)).runs.at(-1);
-      if (run) writeRunPage(this.jobDirectory, run, file);
+      const run = this.#recorded;
+      if (run) writeRunPage(this.jobDirectory, { ...run, status: statusOf(run) }, file);
     } catch (error) {
       // The run is recorded; `pipeline report` can write the page again.
       process.stderr.write(`pipeline: warning: could not write ${file}: ${(error as Error).message}\n`);
