@@ -1,13 +1,15 @@
 /**
- * One master at a time per job directory: `run.lock` in it, created exclusively (O_EXCL, which
- * holds on NFS too), names the master that holds it (host, pid, run) and is touched every few
+ * One master at a time per job directory: `run.lock` in it names the master that holds it (host,
+ * pid, run). It is written whole to a file of its own and then hard-linked into place (link fails
+ * if the lock exists, on NFS too), so no master, killed at any instant, leaves an empty lock behind.
+ * The lock is touched every few
  * seconds while the run lives. A second run of the same job name is refused, naming the holder;
  * a lock whose master is dead (its pid gone, on this host) or silent (not touched for a minute,
  * on any host) is taken over, and the new run resumes.
  */
-import { closeSync, openSync, readFileSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import { linkSync, readdirSync, rmSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { isProcessAlive } from '../protocol/process-group.js';
 
@@ -29,7 +31,7 @@ function readHolder(path: string): Holder | undefined {
     const holder = JSON.parse(readFileSync(path, 'utf8')) as Holder;
     return typeof holder.host === 'string' && Number.isInteger(holder.pid) ? holder : undefined;
   } catch {
-    return undefined; // torn or being written: judged by its age alone
+    return undefined; // not ours to read (edited by hand): judged by its age alone
   }
 }
 
@@ -67,7 +69,7 @@ export class RunLock {
       const holder = readHolder(this.path);
       const why = whyStale(this.path, holder, Date.now());
       if (why === undefined) {
-        const who = holder ? `pid ${holder.pid} on ${holder.host}, run ${holder.run} since ${holder.since}` : 'a master that is starting';
+        const who = holder ? `pid ${holder.pid} on ${holder.host}, run ${holder.run} since ${holder.since}` : 'a master it does not name';
         throw new UsageError(`job ${jobName} is being run by another master (${who}; ${this.path}); wait for it to end, or give this run another --job-name`);
       }
       onTakeover?.(why, holder);
@@ -82,25 +84,41 @@ export class RunLock {
   }
 
   #create(): boolean {
-    let fd: number;
+    this.#sweepDrafts();
+    const draft = `${this.path}.${hostname()}.${process.pid}.draft`;
+    const text = JSON.stringify({ host: hostname(), pid: process.pid, run: this.#run, since: new Date().toISOString() } satisfies Holder) + '\n';
     try {
-      fd = openSync(this.path, 'wx', 0o600);
+      writeFileSync(draft, text, { mode: 0o600 });
+    } catch (error) {
+      rmSync(draft, { force: true }); // a full disk leaves the draft empty
+      throw error;
+    }
+    try {
+      linkSync(draft, this.path);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
       throw error;
+    } finally {
+      unlinkSync(draft);
     }
-    try {
-      writeSync(fd, JSON.stringify({ host: hostname(), pid: process.pid, run: this.#run, since: new Date().toISOString() } satisfies Holder) + '\n');
-    } catch (error) {
-      closeSync(fd);
-      unlinkSync(this.path); // an empty lock would hold off the next run for a minute
-      throw error;
-    }
-    closeSync(fd);
     this.#held = true;
     this.#timer = setInterval(() => this.#touch(), HEARTBEAT_MS);
     this.#timer.unref();
     return true;
+  }
+
+  /** Removes drafts that masters killed before linking them left behind (older than a minute). */
+  #sweepDrafts(): void {
+    const directory = dirname(this.path);
+    const prefix = `${basename(this.path)}.`;
+    for (const name of readdirSync(directory)) {
+      if (!name.startsWith(prefix) || !name.endsWith('.draft')) continue;
+      try {
+        if (Date.now() - statSync(join(directory, name)).mtimeMs > STALE_AFTER_MS) unlinkSync(join(directory, name));
+      } catch {
+        // removed by its own master meanwhile
+      }
+    }
   }
 
   #touch(): void {

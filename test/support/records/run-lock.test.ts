@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../../../support/errors.js';
@@ -54,5 +54,23 @@ describe('support/records/run-lock', () => {
     writeFileSync(join(dir, LOCK_FILE), holder(hostname(), process.pid).replace('r0', 'r9'));
     lock.release();
     expect(existsSync(join(dir, LOCK_FILE))).to.equal(true);
+  });
+
+  it('leaves no empty lock at any instant: a draft left by a killed master holds nothing off, and is swept after a minute', () => {
+    // A master SIGKILLed after writing its draft and before linking it leaves only the draft.
+    const draft = join(dir, `${LOCK_FILE}.${hostname()}.4242.draft`);
+    writeFileSync(draft, holder(hostname(), 4242));
+    const lock = new RunLock(dir, 'r1');
+    lock.acquire('job');
+    expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8'))).to.include({ run: 'r1', pid: process.pid });
+    expect(readdirSync(dir).sort()).to.deep.equal([LOCK_FILE, `${LOCK_FILE}.${hostname()}.4242.draft`]);
+    lock.release();
+    const old = new Date(Date.now() - STALE_AFTER_MS - 5000);
+    utimesSync(draft, old, old);
+    const next = new RunLock(dir, 'r2');
+    next.acquire('job');
+    expect(readdirSync(dir)).to.deep.equal([LOCK_FILE]);
+    next.release();
+    expect(readdirSync(dir)).to.deep.equal([]);
   });
 });
