@@ -12,6 +12,13 @@ module.exports = {
       to: { path: '^support/', pathNot: ['^support/(node|protocol)/', '^support/errors[.]ts$'] },
     },
     {
+      name: 'agent-stands-alone',
+      comment: 'agent/ is the host agent: it runs on the compute hosts beside node/, so it imports only node/, protocol/ and errors.ts.',
+      severity: 'error',
+      from: { path: '^support/agent/' },
+      to: { path: '^support/', pathNot: ['^support/(agent|node|protocol)/', '^support/errors[.]ts$'] },
+    },
+    {
       name: 'launchers-know-no-jobs',
       comment: 'A launcher starts a command on a host: it knows no recipes, no scheduler or job, no records, no run.',
       severity: 'error',

@@ -7,11 +7,12 @@ import { clusterHosts } from '../run/pipeline-run.js';
 
 function table(results: HostCheckResult[]): string {
   const rows = [
-    ['HOST', 'STATUS', 'NODE', 'LATENCY MS', 'PROBLEM'],
+    ['HOST', 'STATUS', 'NODE', 'AGENT PROTOCOL', 'LATENCY MS', 'PROBLEM'],
     ...results.map((r) => [
       r.host,
       r.ok ? 'ok' : 'FAILED',
       r.node ?? '-',
+      r.agent === null ? '-' : String(r.agent),
       r.latencyMs === null ? '-' : r.latencyMs.toFixed(1),
       r.error ?? '',
     ]),

@@ -78,6 +78,7 @@ async function execute({ config, jobName, recipe: recipeArg, inputs: given, args
     // A dry run's outputs are what jobs that never ran left: nulls, not worth printing as results.
     if (!json && !dryRun && Object.keys(outputs).length > 0) process.stdout.write(JSON.stringify(outputs, null, 2) + '\n');
     if (run.interruptedBy) throw new InterruptedError(run.interruptedBy);
+    if (run.fatal) throw run.fatal;
     if (run.recordsFailure && returncode === 0) returncode = 1; // the jobs may have done their work, but a resume would not know it
     return returncode;
   } catch (error) {

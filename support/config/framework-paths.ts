@@ -22,3 +22,5 @@ export const shippedRecipeDirectory = join(frameworkRoot, 'dist', 'recipes');
 export const shippedNodeDirectory = join(frameworkRoot, 'dist', 'nodes');
 /** The Python node runtime (lofarpipe_node.py), copied beside the built Node runtime by the build. */
 export const pythonRuntimeDirectory = join(frameworkRoot, 'dist', 'support', 'node', 'python');
+/** The host agent (issue 16): started once per host, under install_root there. */
+export const agentScript = join(frameworkRoot, 'dist', 'support', 'agent', 'agent.js');

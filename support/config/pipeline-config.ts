@@ -45,7 +45,7 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
   remote: [
     'method', 'max_per_node', 'job_timeout', 'retries', 'retry_delay', 'environment', 'node_executable', 'python_executable', 'install_root',
     'ssh_config', 'identity_file', 'accept_new_host_keys', 'connect_timeout', 'keepalive_interval', 'keepalive_count_max',
-    'max_sessions', 'max_connections_per_host', 'globalfs', 'cmdline', 'nodelist_variable',
+    'max_sessions', 'max_connections_per_host', 'globalfs', 'cmdline', 'nodelist_variable', 'dispatch',
   ],
   layout: ['job_directory'],
   cluster: ['clusterdesc'],
@@ -221,6 +221,15 @@ export class PipelineConfig {
       throw new ConfigError(this.file, `${this.#where('remote', 'method')}: expected one of ${METHODS.join(', ')}, got ${JSON.stringify(method)}`);
     }
     return method;
+  }
+
+  /** `[remote] dispatch`: `agent` (one agent per host runs its jobs; the default) or `channel` (a channel, or local process, per job). */
+  get dispatchMode(): 'agent' | 'channel' {
+    const mode = (this.get('remote', 'dispatch') ?? 'agent').trim();
+    if (mode !== 'agent' && mode !== 'channel') {
+      throw new ConfigError(this.file, `${this.#where('remote', 'dispatch')}: expected agent or channel, got ${JSON.stringify(mode)}`);
+    }
+    return mode;
   }
 
   /** Jobs at a time per host; 0 means no limit, as in lofarpipe. */

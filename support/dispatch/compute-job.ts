@@ -41,6 +41,12 @@ export interface ComputeJobOptions {
    * or a test on the failed attempt's results, e.g. `(r) => r.returncode === 75`.
    */
   retryOn?: RetryOn;
+  /**
+   * A JavaScript node script may run in a warm worker: a Node process the host's agent keeps,
+   * which imports the script once and runs job after job of it (no start-up per job). Only for
+   * scripts that keep no state between jobs; isolation (a fresh process) is the default.
+   */
+  warm?: boolean;
 }
 
 export type RetryOn = readonly FailureReason[] | ((results: JobResults) => boolean);
@@ -120,6 +126,9 @@ export class ComputeJob {
     checkEnvironment(this.id, options.environment);
     this.args.forEach((arg, index) => checkJson(this.id, arg, `argument ${index}`));
     this.pinned = options.pinned ?? Boolean(host);
+    if (options.warm && !(command instanceof NodeScript && command.language !== 'python')) {
+      throw new JobDefinitionError(this.id, 'warm is for JavaScript node scripts; shell commands and Python scripts always start afresh');
+    }
     this.results = { state: 'pending', returncode: null, signal: null, outputs: {}, duration: 0, host: this.host, retries: 0, attempts: [] };
   }
 

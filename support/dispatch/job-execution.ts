@@ -15,7 +15,7 @@ import { environmentBlock } from './launch-command.js';
 import { readUsageReport, SAMPLE_REQUEST } from './shell-usage.js';
 import type { AttemptRecord, FailureReason, JobResults, JobUsage, LaunchProblem } from '../protocol/job-outcome.js';
 import { USAGE_SAMPLE_MS } from '../protocol/job-usage.js';
-import { LaunchError, type ExitStatus, type LaunchedProcess, type Launcher } from '../launchers/launcher.js';
+import { LaunchError, type ExitStatus, type LaunchedProcess } from '../launchers/launcher.js';
 import {
   cutText, decodeNodeMessage, encodeMessage, MAX_LOG_MESSAGE_BYTES, MAX_MESSAGE_LINE_BYTES, MAX_OUTPUTS_BYTES, PROTOCOL_VERSION,
   type JsonValue, type LogLevel, type NodeMessage,
@@ -30,8 +30,9 @@ const STDERR_TAIL_LINES = 5;
 const FIRST_SAMPLE_MS = 50;
 
 export interface ExecutionOptions {
-  /** Called inside the launch, so that a host no launcher can reach fails as `launch-failed`. */
-  launcher: () => Launcher;
+  /** Starts the job on its host (through its agent or over a channel of its own); a LaunchError fails it as `launch-failed`. */
+  start: () => Promise<LaunchedProcess>;
+  /** The job's command line, for the debug log. */
   command: string;
   logger: Logger;
   /** Finest level the node should send. */
@@ -99,7 +100,7 @@ class JobExecution {
       outcome = { failure: 'cancelled', message: 'cancelled before it started' };
     } else {
       try {
-        const launched = await this.#options.launcher().start(job.host, this.#options.command);
+        const launched = await this.#options.start();
         status = await this.#watch(launched);
         outcome = this.#classify(status);
       } catch (error) {
@@ -172,7 +173,9 @@ class JobExecution {
     let sampling: { stop(): void } | undefined;
     const environment = this.#options.environment ?? {};
     const hasEnvironment = Object.keys(environment).length > 0;
-    if (job.isNodeScript) {
+    if (launched.managed) {
+      // The agent gave the job its start message and variables, and measures it.
+    } else if (job.isNodeScript) {
       launched.stdin.write(encodeMessage({
         v: PROTOCOL_VERSION, type: 'start', job: job.id, args: job.args, logLevel: this.#options.logLevel, ...(hasEnvironment ? { env: environment } : {}),
       }));
@@ -181,7 +184,9 @@ class JobExecution {
       sampling = this.#requestSamples(launched);
     }
     try {
-      return await launched.exited;
+      const status = await launched.exited;
+      if (status.usage && !this.#usage) this.#usage = status.usage; // a node runtime's own measure is the exact one
+      return status;
     } finally {
       sampling?.stop();
       clearTimeout(timer);
@@ -309,7 +314,7 @@ class JobExecution {
         message: `outputs reached ${this.#outputsBytes} bytes, over the cap of 16 MiB (${MAX_OUTPUTS_BYTES} bytes); write large results to files and put their paths in outputs`,
       };
     }
-    if (status.connectionLost) return { failure: 'connection-lost', message: `connection to ${this.#job.host} lost while the job ran` };
+    if (status.connectionLost) return { failure: 'connection-lost', message: status.lostBecause ?? `connection to ${this.#job.host} lost while the job ran` };
     if (this.#exception) {
       return { failure: 'node-exception', message: `node script threw ${this.#exception.name}: ${this.#exception.message}`, stack: this.#exception.stack };
     }

@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ComputeJob } from './compute-job.js';
-import type { JsonValue } from '../protocol/messages.js';
+import { PROTOCOL_VERSION, type JsonValue, type LogLevel, type StartMessage } from '../protocol/messages.js';
+import type { AgentJob } from '../agent/agent-protocol.js';
 import { JOB_MARK_VARIABLE, KILL_GRACE_MS } from '../protocol/process-group.js';
 import { assignments, execNode, hostPath, shellQuote } from '../protocol/shell-words.js';
 import { shellUsageReport, shellUsageSampler } from './shell-usage.js';
@@ -139,4 +140,27 @@ export function buildCommand(job: ComputeJob, placement: CommandPlacement, optio
     }
   }
   return parts.join('; ');
+}
+
+/** The same job as a host's agent runs it (agent/agent-protocol.ts): no guard, the agent is one. */
+export function agentJob(job: ComputeJob, placement: CommandPlacement, options: { mark: string; logLevel: LogLevel }): AgentJob {
+  const env = { ...jobEnvironment(job, placement), [JOB_MARK_VARIABLE]: options.mark };
+  const base = { env, mark: options.mark, ...(placement.workingDirectory ? { cwd: placement.workingDirectory } : {}) };
+  if (typeof job.command === 'string') {
+    return { kind: 'shell', command: [job.command, ...job.args.map((arg) => shellQuote(argumentText(arg)))].join(' '), ...base };
+  }
+  const start: StartMessage = { v: PROTOCOL_VERSION, type: 'start', job: job.id, args: job.args, logLevel: options.logLevel };
+  const script = placement.scriptPath(job.command.path);
+  if (job.command.language === 'python') {
+    const python = placement.python ?? { executable: 'python3', runtimeDirectory: '' };
+    return { kind: 'python', command: script, executable: python.executable, ...(python.runtimeDirectory ? { runtimeDirectory: python.runtimeDirectory } : {}), start, ...base };
+  }
+  return { kind: 'node', command: script, executable: placement.nodeExecutable, start, ...(job.options.warm ? { warm: true } : {}), ...base };
+}
+
+/** How a host's agent is started: the search paths of `[remote] environment`, then node with the agent at install_root. */
+export function agentCommand(placement: CommandPlacement, agentScript: string): string {
+  const exported = Object.fromEntries(Object.entries(placement.environment).filter(([name]) => COMMAND_LINE_VARIABLES.has(name)));
+  const words = assignments(exported);
+  return `${words.length > 0 ? `export ${words.join(' ')}; ` : ''}${execNode(placement.nodeExecutable, {}, [placement.scriptPath(agentScript)])}`;
 }

@@ -10,7 +10,8 @@ import type { AttemptRecord, JobResults } from '../protocol/job-outcome.js';
 import { Fifo } from './fifo.js';
 import { HostHealth } from './host-health.js';
 import { JobIdentities } from '../records/job-identity.js';
-import { buildCommand, jobEnvironment, newJobMark, splitEnvironment, type CommandPlacement } from './launch-command.js';
+import { agentJob, buildCommand, jobEnvironment, newJobMark, splitEnvironment, type CommandPlacement } from './launch-command.js';
+import type { AgentDispatch } from './agent-dispatch.js';
 import { executeJob } from './job-execution.js';
 import type { Launchers } from '../launchers/launcher-choice.js';
 import type { LogPressure } from '../logging/log-pressure.js';
@@ -36,6 +37,8 @@ export interface ScheduleOptions {
 
 export interface SchedulerSettings {
   launchers: Launchers;
+  /** Starts jobs through each host's agent (issue 16); without it, each job over a channel of its own. */
+  dispatch?: AgentDispatch;
   logger: Logger;
   placement: CommandPlacement;
   /** Aborted when the run is interrupted. */
@@ -322,9 +325,13 @@ export class Scheduler {
     this.#emit({ type: 'job-started', time: new Date().toISOString(), run: settings.runId ?? '', job: job.id, key: this.#keys.get(job) ?? '', host: job.host, attempt: earlier.length + 1,
       command: buildCommand(job, settings.placement, { guard: false, environment: 'omitted' }), args: job.args });
     const mark = newJobMark();
+    const command = buildCommand(job, settings.placement, { mark, measure: true });
+    const { dispatch } = settings;
     return executeJob(job, {
-      launcher: () => settings.launchers.for(job.host),
-      command: buildCommand(job, settings.placement, { mark, measure: true }),
+      start: async () => dispatch
+        ? dispatch.start(job.host, { command, agentJob: () => agentJob(job, settings.placement, { mark, logLevel: settings.logLevel }) })
+        : settings.launchers.for(job.host).start(job.host, command),
+      command,
       environment: splitEnvironment(job, settings.placement).stdin,
       mark,
       logger: settings.logger,

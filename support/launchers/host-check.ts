@@ -9,6 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import type { PipelineConfig } from '../config/pipeline-config.js';
 import { execNode, hostPath, shellQuote } from '../protocol/shell-words.js';
+import { AGENT_PROTOCOL_VERSION } from '../agent/agent-protocol.js';
 import { createLaunchers, type Launcher } from './launcher-choice.js';
 import { SshLauncher, type SshLauncherOptions } from './ssh/ssh-launcher.js';
 import { ChannelRefusedError, ConnectError, type ExecChannel, type SshConnection } from './ssh/connection.js';
@@ -25,6 +26,8 @@ export interface HostCheckResult {
   node: string | null;
   /** `<install_root>/dist/support/node/runtime.js` is readable there. */
   framework: boolean | null;
+  /** The protocol version the host's agent greets with (issue 16); null when it does not start. */
+  agent: number | null;
   /** Median round trip of a `true` command, in milliseconds. */
   latencyMs: number | null;
   /** What is wrong, one line (several problems joined with `; `); null when ok. */
@@ -148,6 +151,10 @@ interface Probe {
   frameworkFile: string;
   /** `[DEFAULT] working_directory` as the hosts see it (`~` is their user's home). */
   workingDirectory: string;
+  /** Starts the host's agent with nothing on its stdin: it greets and exits. */
+  agentCommand: string;
+  /** Whether jobs go through the agent (`[remote] dispatch = agent`): then an agent that does not start is a problem. */
+  agentExpected: boolean;
 }
 
 /** node, framework and latency, on a host that can run commands; fills `result`. */
@@ -165,6 +172,23 @@ async function probe(run: RunCommand, setup: Probe, result: HostCheckResult, pro
     const test = await run(`test -r ${shellQuote(setup.frameworkFile)}`);
     result.framework = test.code === 0;
     if (!result.framework) problems.push(`framework missing at ${setup.frameworkFile}`);
+  } catch (error) {
+    problems.push(messageOf(error));
+  }
+  try {
+    const agent = await run(setup.agentCommand);
+    let hello: { t?: unknown; v?: unknown } | undefined;
+    try {
+      hello = JSON.parse(firstLine(agent.stdout)) as { t?: unknown; v?: unknown };
+    } catch {
+      // not an agent's greeting: said below
+    }
+    if (hello?.t === 'hello' && Number.isInteger(hello.v)) {
+      result.agent = hello.v as number;
+      if (result.agent !== AGENT_PROTOCOL_VERSION) problems.push(`the agent there speaks protocol ${result.agent}, this master ${AGENT_PROTOCOL_VERSION}`);
+    } else if (setup.agentExpected) {
+      problems.push(`the agent does not start there (${firstLine(agent.stderr) || exitText(agent)}); its jobs would run one channel each`);
+    }
   } catch (error) {
     problems.push(messageOf(error));
   }
@@ -196,7 +220,8 @@ async function probe(run: RunCommand, setup: Probe, result: HostCheckResult, pro
 export async function checkHosts(config: PipelineConfig, hosts: string[], options: HostCheckOptions = {}): Promise<HostCheckResult[]> {
   const nodeExecutable = config.nodeExecutable;
   const environment = config.environment;
-  const frameworkFile = `${config.installRoot.replace(/\/+$/, '')}/dist/support/node/runtime.js`;
+  const installRoot = config.installRoot.replace(/\/+$/, '');
+  const frameworkFile = `${installRoot}/dist/support/node/runtime.js`;
   const timeoutMs = (options.commandTimeout ?? 15) * 1000;
   // The same command a job's node runs as: the job environment, then exec node.
   const setup: Probe = {
@@ -204,6 +229,8 @@ export async function checkHosts(config: PipelineConfig, hosts: string[], option
     frameworkFile,
     nodeCommand: execNode(nodeExecutable, environment, ['--version']),
     workingDirectory: config.hostWorkingDirectory,
+    agentCommand: `${execNode(nodeExecutable, environment, [`${installRoot}/dist/support/agent/agent.js`])} </dev/null`,
+    agentExpected: config.dispatchMode === 'agent',
   };
 
   const launchers = createLaunchers(config, options.onNewHostKey);
@@ -213,7 +240,7 @@ export async function checkHosts(config: PipelineConfig, hosts: string[], option
 
   const checkOne = async (host: string, launcher: Launcher): Promise<HostCheckResult> => {
     const result: HostCheckResult = {
-      host, ok: false, reachable: null, authenticated: null, hostKey: null, node: null, framework: null, latencyMs: null, error: null,
+      host, ok: false, reachable: null, authenticated: null, hostKey: null, node: null, framework: null, agent: null, latencyMs: null, error: null,
     };
     const problems: string[] = [];
     if (!(launcher instanceof SshLauncher)) {

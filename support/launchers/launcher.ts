@@ -2,6 +2,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { PipelineError } from '../errors.js';
 import type { LaunchProblem } from '../protocol/job-outcome.js';
+import type { JobUsage } from '../protocol/job-usage.js';
 
 export interface ExitStatus {
   /** Exit code, or null when a signal ended the process or the connection dropped first. */
@@ -9,6 +10,10 @@ export interface ExitStatus {
   signal: NodeJS.Signals | string | null;
   /** True when the connection to the host dropped before the exit status arrived. */
   connectionLost?: boolean;
+  /** Why, when more is known than that (the host's agent ended). */
+  lostBecause?: string;
+  /** What the job used, when whatever ran it measured it (a host's agent). */
+  usage?: JobUsage;
 }
 
 export interface LaunchedProcess {
@@ -17,6 +22,11 @@ export interface LaunchedProcess {
   readonly stderr: Readable;
   /** Resolves once the process has ended and its output streams have been read to the end. */
   readonly exited: Promise<ExitStatus>;
+  /**
+   * True when what runs the job on the host gives it its variables, guards it and measures it (a
+   * host's agent): nothing is written to stdin, not even a node script's start message.
+   */
+  readonly managed?: boolean;
   /** Stops the job's whole process group: TERM now, KILL after `graceMs`. */
   terminate(graceMs: number): void;
 }

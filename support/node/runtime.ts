@@ -6,16 +6,18 @@
  */
 import { fstatSync, realpathSync, writeSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { groupIsAlive, JOB_MARK_VARIABLE, KILL_GRACE_MS, livingMembers, markedProcesses, ownProcessGroup, signalEach, signalGroup } from '../protocol/process-group.js';
+import { JOB_MARK_VARIABLE, ownProcessGroup, stopProcesses } from '../protocol/process-group.js';
 import {
-  cutText, decodeStartMessage, encodeMessage, LOG_LEVELS, MAX_LOG_MESSAGE_BYTES,
-  type JsonValue, type LogLevel, type NodeMessage,
+  cutText, decodeStartMessage, LOG_LEVELS, MAX_LOG_MESSAGE_BYTES,
+  type JsonValue, type LogLevel, type NodeMessage, type StartMessage,
 } from '../protocol/messages.js';
+import type { JobUsage } from '../protocol/job-usage.js';
 import { UsageSampler } from './usage-sampler.js';
 
 /** File descriptor the launch command gives the runtime for structured messages (`exec 3>&1 1>&2`). */
-const MESSAGE_FD = 3;
-/** How long the group gets between TERM and KILL once the master has gone. */
+export const MESSAGE_FD = 3;
+/** Where Node.main hands its class to a warm worker that imported the script (a global: the script may load its own copy of this module). */
+export const NODE_CLASS_REGISTRY = Symbol.for('pipeline.node-class-registry');
 
 /** Where a node's messages go: the master's channel, or stderr when run outside the framework. */
 export interface MessageSink {
@@ -23,8 +25,8 @@ export interface MessageSink {
   flush(): void;
 }
 
-/** Buffers messages briefly and writes them to fd 3 synchronously, so none is lost at exit. */
-class ChannelSink implements MessageSink {
+/** Buffers messages briefly and writes them to fd 3 (or an agent's fd 1) synchronously, so none is lost at exit. */
+export class ChannelSink<M extends object = NodeMessage> {
   readonly #fd: number;
   #pending: string[] = [];
   #pendingChars = 0;
@@ -34,8 +36,8 @@ class ChannelSink implements MessageSink {
     this.#fd = fd;
   }
 
-  send(message: NodeMessage): void {
-    const line = encodeMessage(message);
+  send(message: M): void {
+    const line = JSON.stringify(message) + '\n';
     this.#pending.push(line);
     this.#pendingChars += line.length;
     if (this.#pendingChars > 64 * 1024) this.flush();
@@ -182,7 +184,11 @@ export abstract class Node<Args extends unknown[] = any[], Outputs extends NodeO
    * when the module is merely imported (by a test, or by the master to inspect it).
    */
   static main(NodeClass: NodeClass, meta: ImportMeta): void {
-    if (!isMainModule(meta)) return;
+    if (!isMainModule(meta)) {
+      // Imported by a host agent's warm worker (agent/warm-worker.ts): the worker runs it, job after job.
+      (globalThis as Record<symbol, ((nodeClass: NodeClass) => void) | undefined>)[NODE_CLASS_REGISTRY]?.(NodeClass);
+      return;
+    }
     void runAsJob(NodeClass);
   }
 }
@@ -246,27 +252,8 @@ function stopJobProcesses(done: () => void): void {
   if (stopping) return;
   stopping = true;
   const pgid = ownProcessGroup();
-  const ownGroup = pgid === process.pid; // else we were started by hand: not our group to clean
-  const mark = process.env[JOB_MARK_VARIABLE];
-  const marked = () => (mark ? markedProcesses(mark) : []);
-  if (ownGroup) signalGroup(pgid, 'SIGTERM');
-  let left = signalEach(marked(), 'SIGTERM');
-  // Members of the group carry the mark too (unless they cleared their environment): when no
-  // marked process is left, the common case, one pass over /proc was all it took.
-  if (left.length === 0) {
-    done();
-    return;
-  }
-  const alive = () => signalEach(left, 0).length > 0 || (ownGroup && groupIsAlive(pgid, process.pid));
-  const deadline = Date.now() + KILL_GRACE_MS;
-  const check = setInterval(() => {
-    if (alive() && Date.now() < deadline) return;
-    clearInterval(check);
-    left = [...new Set([...left, ...marked()])]; // and whatever was started meanwhile
-    signalEach(left, 'SIGKILL');
-    if (ownGroup) signalEach(livingMembers(pgid).filter((pid) => pid !== process.pid), 'SIGKILL');
-    done();
-  }, 50);
+  // Not our own group when we were started by hand: not ours to clean.
+  void stopProcesses({ group: pgid === process.pid ? pgid : undefined, mark: process.env[JOB_MARK_VARIABLE] }).then(done);
 }
 
 /**
@@ -362,6 +349,18 @@ async function runAsJob(NodeClass: NodeClass): Promise<void> {
   const start = decodeStartMessage(line);
   job = start.job;
   if (start.env) Object.assign(process.env, start.env);
+  const returncode = await runNodeJob(NodeClass, start, sink, () => usage.finish());
+  await stdioWritten();
+  reapAndExit(returncode);
+}
+
+/**
+ * Runs one job of a node script: run() with the start message's arguments, then its outputs and
+ * result messages; the return code. What run() throws, it throws. A cold runtime runs one job,
+ * a warm worker one after another.
+ */
+export async function runNodeJob(NodeClass: NodeClass, start: StartMessage, sink: MessageSink, usage: () => JobUsage): Promise<number> {
+  const job = start.job;
   const node = new NodeClass({ job, sink, logLevel: start.logLevel });
   // The arguments are the JSON the master sent: a typed run() trusts its recipe to send what it declares.
   const returned = await node.run(...start.args);
@@ -371,8 +370,7 @@ async function runAsJob(NodeClass: NodeClass): Promise<void> {
     returncode = 1;
   }
   if (Object.keys(node.outputs).length > 0) sink.send({ type: 'outputs', job, outputs: node.outputs });
-  sink.send({ type: 'result', job, returncode, usage: usage.finish() });
+  sink.send({ type: 'result', job, returncode, usage: usage() });
   sink.flush();
-  await stdioWritten();
-  reapAndExit(returncode);
+  return returncode;
 }

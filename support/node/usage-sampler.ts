@@ -80,6 +80,11 @@ function memoryOf(pid: number): { rss: number; hwm: number } {
 
 export class UsageSampler {
   readonly #mark: string | undefined;
+  /** The process the job's tree hangs from: this runtime, or (in a host's agent) the job's own process. */
+  readonly #root: number | undefined;
+  /** The root's own ticks at its last sample (an agent's job ends reaped by the agent, where no sample sees it). */
+  #rootUser = 0;
+  #rootSystem = 0;
   readonly #began = Date.now();
   #timer: NodeJS.Timeout | undefined;
   #nextScan = Date.now() + MARK_SCAN_MS;
@@ -94,14 +99,15 @@ export class UsageSampler {
   #systemSeconds = 0;
   #peakRssBytes = 0;
 
-  /** `mark`: the job's mark (PIPELINE_JOB_MARK), when it has one. */
-  constructor(mark: string | undefined) {
+  /** `mark`: the job's mark (PIPELINE_JOB_MARK), when it has one; `root`: the job's process when it is not this one. */
+  constructor(mark: string | undefined, root?: number) {
     this.#mark = mark;
+    this.#root = root;
   }
 
-  /** Samples now and then every USAGE_SAMPLE_MS; the timer does not keep the process alive. */
-  start(): this {
-    this.#sampleSafely(false);
+  /** Samples now (unless `now` is false) and then every USAGE_SAMPLE_MS; the timer does not keep the process alive. */
+  start(now = true): this {
+    if (now) this.#sampleSafely(false);
     this.#timer = setInterval(() => this.#sampleSafely(false), USAGE_SAMPLE_MS);
     this.#timer.unref();
     return this;
@@ -132,12 +138,31 @@ export class UsageSampler {
       this.#markedRoots = markedProcesses(this.#mark);
       this.#nextScan = Date.now() + Math.max(MARK_SCAN_MS, (Date.now() - began) / MARK_SCAN_SHARE);
     }
-    const own = process.resourceUsage();
-    let rss = process.memoryUsage.rss();
-    let peak = own.maxRSS * 1024;
+    const root = this.#root ?? process.pid;
+    let ownUser = 0;
+    let ownSystem = 0;
+    let rss: number;
+    let peak: number;
+    if (this.#root === undefined) {
+      const own = process.resourceUsage();
+      ownUser = own.userCPUTime / 1e6;
+      ownSystem = own.systemCPUTime / 1e6;
+      rss = process.memoryUsage.rss();
+      peak = own.maxRSS * 1024;
+    } else {
+      // The job's process with the children it reaped; once it has ended, what the last sample saw.
+      const fields = statFields(root);
+      if (fields && fields[0] !== 'Z') {
+        this.#rootUser = Number(fields[UTIME]) + Number(fields[CUTIME]);
+        this.#rootSystem = Number(fields[STIME]) + Number(fields[CSTIME]);
+      }
+      const memory = memoryOf(root);
+      rss = memory.rss;
+      peak = memory.hwm;
+    }
     const current = new Map<number, SeenProcess>();
-    const queue = [...childrenOf('self'), ...this.#markedRoots];
-    const visited = new Set<number>([process.pid]);
+    const queue = [...childrenOf(this.#root ?? 'self'), ...this.#markedRoots];
+    const visited = new Set<number>([process.pid, root]);
     for (let pid = queue.pop(); pid !== undefined; pid = queue.pop()) {
       if (visited.has(pid)) continue;
       visited.add(pid);
@@ -156,22 +181,29 @@ export class UsageSampler {
     }
     for (const [pid, was] of this.#seen) {
       if (current.get(pid)?.started === was.started) continue;
-      // Reaped by the runtime or another process of the job: its time is in that one's cutime now.
-      if (was.parent === process.pid || current.has(was.parent)) continue;
+      // Reaped by the job's root or another process of the job: its time is in that one's cutime now.
+      if (was.parent === root || current.has(was.parent)) continue;
       this.#goneUser += was.user;
       this.#goneSystem += was.system;
     }
     this.#seen = current;
-    const self = statFields('self');
-    let user = this.#goneUser + Number(self?.[CUTIME] ?? 0);
-    let system = this.#goneSystem + Number(self?.[CSTIME] ?? 0);
+    let user = this.#goneUser;
+    let system = this.#goneSystem;
+    if (this.#root === undefined) {
+      const self = statFields('self');
+      user += Number(self?.[CUTIME] ?? 0);
+      system += Number(self?.[CSTIME] ?? 0);
+    } else {
+      user += this.#rootUser;
+      system += this.#rootSystem;
+    }
     for (const seen of current.values()) {
       user += seen.user;
       system += seen.system;
     }
     // The totals never go down: a process whose parent ended before reaping it takes its ticks along.
-    this.#userSeconds = Math.max(this.#userSeconds, own.userCPUTime / 1e6 + user / CLOCK_TICKS_PER_SECOND);
-    this.#systemSeconds = Math.max(this.#systemSeconds, own.systemCPUTime / 1e6 + system / CLOCK_TICKS_PER_SECOND);
+    this.#userSeconds = Math.max(this.#userSeconds, ownUser + user / CLOCK_TICKS_PER_SECOND);
+    this.#systemSeconds = Math.max(this.#systemSeconds, ownSystem + system / CLOCK_TICKS_PER_SECOND);
     this.#peakRssBytes = Math.max(this.#peakRssBytes, rss, peak);
   }
 }

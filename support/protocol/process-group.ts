@@ -128,3 +128,40 @@ export function signalEach(pids: readonly number[], signal: NodeJS.Signals | 0):
     }
   });
 }
+
+export interface StopTarget {
+  /** The job's process group, when it has one of its own. */
+  group?: number;
+  /** The job's mark: what left the group is found by it. */
+  mark?: string;
+  /** Processes never signalled with KILL nor waited for: the caller itself (a runtime in its own group). */
+  except?: readonly number[];
+  graceMs?: number;
+}
+
+/**
+ * Stops everything of a job: TERM to its process group and to whatever carries its mark (`setsid`,
+ * `timeout`, daemons), then KILL to what is still there after the grace. Resolves when nothing is
+ * left, at once when nothing was (one pass over /proc for the mark).
+ */
+export function stopProcesses(target: StopTarget): Promise<void> {
+  const { group, mark, except = [process.pid], graceMs = KILL_GRACE_MS } = target;
+  const marked = () => (mark ? markedProcesses(mark, except) : []);
+  if (group) signalGroup(group, 'SIGTERM');
+  let left = signalEach(marked(), 'SIGTERM');
+  const groupAlive = () => group !== undefined && groupIsAlive(group, except.length === 1 ? except[0] : undefined);
+  // Members of the group carry the mark too (unless they cleared their environment): when no marked
+  // process is left, the common case, that one pass was all it took. A group led by someone else is asked once more (one kill(0)).
+  if (left.length === 0 && !(group !== undefined && !except.includes(group) && groupIsAlive(group))) return Promise.resolve();
+  return new Promise((resolve) => {
+    const deadline = Date.now() + graceMs;
+    const check = setInterval(() => {
+      if ((signalEach(left, 0).length > 0 || groupAlive()) && Date.now() < deadline) return;
+      clearInterval(check);
+      left = [...new Set([...left, ...marked()])]; // and whatever was started meanwhile
+      signalEach(left, 'SIGKILL');
+      if (group) signalEach(livingMembers(group).filter((pid) => !except.includes(pid)), 'SIGKILL');
+      resolve();
+    }, 50);
+  });
+}

@@ -9,7 +9,7 @@ import type { PipelineConfig } from '../config/pipeline-config.js';
 import { ConfigError, InputError, RecipeFailedError, UsageError, type RecordsError } from '../errors.js';
 import { inputNameKey, resolveInputs } from '../recipe/fields.js';
 import { clusterComputeHosts, expandHostRange } from '../config/cluster-description.js';
-import { frameworkRoot, pythonRuntimeDirectory } from '../config/framework-paths.js';
+import { agentScript, frameworkRoot, pythonRuntimeDirectory } from '../config/framework-paths.js';
 import { createLaunchers, type Launchers } from '../launchers/launcher-choice.js';
 import { fileLine } from '../logging/log-lines.js';
 import { openRunLog, wantsColor, type RunLog } from '../logging/run-log.js';
@@ -28,6 +28,8 @@ import { TaskCatalog } from '../config/task-catalog.js';
 import type { RecipeContext } from '../recipe/base-recipe.js';
 import { detailLines, headline, reportRun } from '../records/run-report.js';
 import { Scheduler } from '../dispatch/scheduler.js';
+import { AgentDispatch } from '../dispatch/agent-dispatch.js';
+import { agentCommand, type CommandPlacement } from '../dispatch/launch-command.js';
 
 export interface PipelineRunOptions {
   config: PipelineConfig;
@@ -62,6 +64,8 @@ export class PipelineRun {
   readonly jobDirectory: string;
   readonly log: RunLog;
   readonly launchers: Launchers;
+  #dispatch: AgentDispatch;
+  #fatal: Error | undefined;
   readonly scheduler: Scheduler;
   /** `--hosts`, or the clusterdesc's compute nodes; or why there are none (asked for only when a job needs a host). */
   readonly #hosts: string[] | ConfigError;
@@ -103,6 +107,7 @@ export class PipelineRun {
     const pythonExecutable = this.config.pythonExecutable;
     const installRoot = this.config.installRoot;
     const environment = this.config.environment;
+    const dispatchMode = this.config.dispatchMode;
     const launchers = createLaunchers(this.config, (target, file, print) => {
       this.logger.warn(`accepted new host key of ${target.alias} (${print}) into ${file}`);
     });
@@ -146,16 +151,26 @@ export class PipelineRun {
     }));
     this.launchers = launchers;
     const run = this;
+    const placement: CommandPlacement = {
+      workingDirectory,
+      environment,
+      nodeExecutable,
+      python: { executable: pythonExecutable, runtimeDirectory: installedPath(pythonRuntimeDirectory, installRoot) },
+      scriptPath: (path) => installedPath(path, installRoot),
+    };
+    this.#dispatch = new AgentDispatch({
+      mode: dispatchMode,
+      launcherFor: (host) => launchers.for(host),
+      agentCommand: agentCommand(placement, agentScript),
+      installRoot,
+      logger: this.log.logger,
+      onFatal: (error) => this.#stopFor(error),
+    });
     this.scheduler = new Scheduler({
       launchers: this.launchers,
+      dispatch: this.#dispatch,
       logger: this.log.logger,
-      placement: {
-        workingDirectory,
-        environment,
-        nodeExecutable,
-        python: { executable: pythonExecutable, runtimeDirectory: installedPath(pythonRuntimeDirectory, installRoot) },
-        scriptPath: (path) => installedPath(path, installRoot),
-      },
+      placement,
       get hosts() {
         return run.hosts;
       },
@@ -201,6 +216,19 @@ export class PipelineRun {
     this.#interruptedBy = signal;
     this.logger.warn(`${signal} received: cancelling every job`);
     this.#abort.abort();
+  }
+
+  /** A problem that makes every further job pointless (an agent of another version): cancel every job; the run ends with it (exit 2). */
+  #stopFor(error: Error): void {
+    if (this.#fatal) return;
+    this.#fatal = error;
+    this.logger.error(`${error.message}; cancelling every job`);
+    this.#abort.abort();
+  }
+
+  /** What stopped the run from inside, when something did. */
+  get fatal(): Error | undefined {
+    return this.#fatal;
   }
 
   /** The records cannot be written: record nothing more but the journal (its reserve is for that), and cancel every job. */
@@ -367,6 +395,7 @@ export class PipelineRun {
    * began, records its end: a reader that sees run-ended knows every log line is written.
    */
   async close(ended?: { returncode: number; outputs: Record<string, unknown> }): Promise<void> {
+    this.#dispatch.close();
     await this.launchers.close();
     this.stopLiveView();
     await this.log.close();

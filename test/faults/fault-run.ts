@@ -19,6 +19,8 @@ export interface JobSpec {
   /** A Python node script job (nodes/pyfault.py): [action, ...args]. */
   python?: unknown[];
   shell?: string;
+  /** A node script job run in a warm worker of its host's agent. */
+  warm?: boolean;
   timeout?: number;
   pinned?: boolean;
   retries?: number;

@@ -30,12 +30,13 @@ describe('pipeline hosts check against real sshd test hosts', function () {
   it('reports every clusterdesc host ok with its node version and latency', async () => {
     const result = await p.ws.run(['hosts', 'check']);
     expect(result.code, result.stdout + result.stderr).to.equal(0);
-    expect(result.stdout.split('\n')[0]).to.match(/^HOST +STATUS +NODE +LATENCY MS +PROBLEM$/);
+    expect(result.stdout.split('\n')[0]).to.match(/^HOST +STATUS +NODE +AGENT PROTOCOL +LATENCY MS +PROBLEM$/);
     for (const alias of ['node1', 'node2', 'node3']) {
-      const [host, status, node, latency] = row(result.stdout, alias);
+      const [host, status, node, agent, latency] = row(result.stdout, alias);
       expect(host).to.equal(alias);
       expect(status).to.equal('ok');
       expect(node).to.match(/^v\d+\.\d+\.\d+$/);
+      expect(agent, 'the agent\'s protocol version').to.equal('1');
       expect(Number(latency)).to.be.above(0);
     }
     expect(result.stdout).to.include('3 of 3 hosts ok');
@@ -46,8 +47,8 @@ describe('pipeline hosts check against real sshd test hosts', function () {
     expect(code).to.equal(0);
     expect(hosts.map((h) => h.host)).to.deep.equal(['node1', 'node2', 'node3']);
     for (const h of hosts) {
-      expect(h).to.have.all.keys('host', 'ok', 'reachable', 'authenticated', 'hostKey', 'node', 'framework', 'latencyMs', 'error');
-      expect(h).to.include({ ok: true, reachable: true, authenticated: true, hostKey: true, framework: true, error: null });
+      expect(h).to.have.all.keys('host', 'ok', 'reachable', 'authenticated', 'hostKey', 'node', 'framework', 'agent', 'latencyMs', 'error');
+      expect(h).to.include({ ok: true, reachable: true, authenticated: true, hostKey: true, framework: true, agent: 1, error: null });
       expect(h.node).to.match(/^v\d+/);
       expect(h.latencyMs).to.be.a('number').and.above(0);
     }
@@ -98,6 +99,8 @@ describe('pipeline hosts check against real sshd test hosts', function () {
     expect(hosts[0]).to.include({ ok: false, reachable: true, authenticated: true, hostKey: true, node: null, framework: false });
     expect(hosts[0]!.error).to.match(/node not found: \/nonexistent\/bin\/node/);
     expect(hosts[0]!.error).to.include('framework missing at /nonexistent/framework/dist/support/node/runtime.js');
+    expect(hosts[0]!.agent).to.equal(null);
+    expect(hosts[0]!.error).to.match(/the agent does not start there \(.*\); its jobs would run one channel each/);
     expect(hosts[0]!.latencyMs).to.be.a('number');
   });
 

@@ -13,8 +13,9 @@ describe('ssh launcher: session limits', function () {
   before(async () => { p = await startSshPipeline({ hosts: 1, maxSessions: 4 }); });
   after(async () => { await p?.stop(); });
 
-  it('60 concurrent jobs on one host whose sshd has MaxSessions 4 all succeed', async () => {
+  it('60 concurrent jobs on one host whose sshd has MaxSessions 4 all succeed, a channel each and through the agent', async () => {
     // max_sessions stays at its default 10: the launcher must learn the real limit from refusals
+    p.configure('dispatch = channel');
     const nodeJobs = await p.ws.run(['run', 'where', '--fresh', '--hosts', 'node1', '--per-host', '60', '--max-per-node', '60']);
     expect(nodeJobs.code, nodeJobs.stderr.slice(-3000)).to.equal(0);
     const { jobs } = JSON.parse(nodeJobs.stdout);
@@ -26,6 +27,12 @@ describe('ssh launcher: session limits', function () {
     expect(JSON.parse(shellJobs.stdout).jobs.filter((j: { state: string }) => j.state === 'succeeded')).to.have.lengthOf(60);
     // and sshd really did refuse sessions beyond its limit
     expect(readFileSync(`${p.cluster.dir}/node1/sshd.log`, 'utf8')).to.match(/no more sessions|open failed|MaxSessions/i);
+
+    // The agent runs them all over one session.
+    p.configure();
+    const agentJobs = await p.ws.run(['run', 'where', '--fresh', '--shell', '--hosts', 'node1', '--per-host', '60', '--max-per-node', '60']);
+    expect(agentJobs.code, agentJobs.stderr.slice(-3000)).to.equal(0);
+    expect(JSON.parse(agentJobs.stdout).jobs.filter((j: { state: string }) => j.state === 'succeeded')).to.have.lengthOf(60);
   });
 });
 

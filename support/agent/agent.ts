@@ -1,0 +1,279 @@
+#!/usr/bin/env node
+/**
+ * The host agent (issue 16): started once per host and run over one channel of any launcher, it
+ * runs many jobs at once for the master (agent-protocol.ts). Each job runs in its own process
+ * group with its mark in its environment; at its end, and when it is cancelled, everything of it
+ * is stopped as the shell guard and the node runtime stop it. When the master's channel closes
+ * (the run ended, the master died, the connection dropped), every job is stopped and the agent
+ * exits; a watchdog outside the agent does the same should the agent itself be killed.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
+import { ChannelSink } from '../node/runtime.js';
+import { UsageSampler } from '../node/usage-sampler.js';
+import type { JobUsage } from '../protocol/job-usage.js';
+import { LineSplitter } from '../protocol/line-splitter.js';
+import { encodeMessage } from '../protocol/messages.js';
+import { KILL_GRACE_MS, stopProcesses } from '../protocol/process-group.js';
+import { shellQuote } from '../protocol/shell-words.js';
+import { AGENT_PROTOCOL_VERSION, AGENT_WINDOW_BYTES, decodeMasterMessage, type AgentJob, type AgentMessage, type AgentStream } from './agent-protocol.js';
+import { WarmPool, type WarmJobSink, type WarmWorker } from './warm-pool.js';
+
+/** Every process of every job of this agent carries it: what the watchdog stops if the agent is killed. */
+export const AGENT_MARK_VARIABLE = 'PIPELINE_AGENT_MARK';
+const agentMark = randomBytes(12).toString('hex');
+
+const channel = new ChannelSink<AgentMessage>(1);
+const tasks = new Map<number, AgentTask>();
+const pool = new WarmPool();
+const madeDirectories = new Set<string>();
+/** When a job's processes are first sampled for its usage (then every USAGE_SAMPLE_MS). */
+const FIRST_SAMPLE_MS = 50;
+
+/** What a shell says when it cannot make a directory, so that the master tells a permanent cause the same way on both paths. */
+const ERRNO_TEXT: Record<string, string> = {
+  EACCES: 'Permission denied', EPERM: 'Operation not permitted', ENOENT: 'No such file or directory', EROFS: 'Read-only file system', ENOTDIR: 'Not a directory',
+};
+
+function hostDirectory(path: string): string {
+  if (path === '~') return homedir();
+  return path.startsWith('~/') ? join(homedir(), path.slice(2)) : path;
+}
+
+class AgentTask implements WarmJobSink {
+  readonly id: number;
+  readonly #job: AgentJob;
+  readonly finished: Promise<void>;
+  #resolveEnded!: () => void;
+  #child: ChildProcess | undefined;
+  #worker: WarmWorker | undefined;
+  #streams: Readable[] = [];
+  #unacked = 0;
+  #paused = false;
+  #finished = false;
+  #cancelled = false;
+  #sampler: UsageSampler | undefined;
+
+  constructor(id: number, job: AgentJob) {
+    this.id = id;
+    this.#job = job;
+    this.finished = new Promise((resolve) => (this.#resolveEnded = resolve));
+  }
+
+  start(): void {
+    const job = this.#job;
+    let cwd: string | undefined;
+    if (job.cwd) {
+      cwd = hostDirectory(job.cwd);
+      if (!madeDirectories.has(cwd)) {
+        try {
+          mkdirSync(cwd, { recursive: true });
+          madeDirectories.add(cwd);
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code ?? '';
+          this.data(2, Buffer.from(`mkdir: cannot create directory ${shellQuote(cwd)}: ${ERRNO_TEXT[code] ?? code}\n`));
+          this.#finish(126, null);
+          return;
+        }
+      }
+    }
+    if (job.kind === 'node' && job.warm && job.start) {
+      this.#worker = pool.take(job.executable ?? 'node', job.command);
+      this.#worker.run({ start: job.start, script: job.command, env: { ...job.env, [AGENT_MARK_VARIABLE]: agentMark }, ...(cwd ? { cwd } : {}) }, this);
+      return;
+    }
+    const env: NodeJS.ProcessEnv = { ...process.env, ...job.env, [AGENT_MARK_VARIABLE]: agentMark };
+    let file: string;
+    let args: string[];
+    if (job.kind === 'shell') {
+      [file, args] = ['/bin/sh', ['-c', job.command]];
+    } else {
+      [file, args] = [job.executable ?? (job.kind === 'python' ? 'python3' : 'node'), [job.command]];
+      // The runtime module first on the path, before any PYTHONPATH of the job.
+      if (job.kind === 'python' && job.runtimeDirectory) env.PYTHONPATH = env.PYTHONPATH ? `${job.runtimeDirectory}:${env.PYTHONPATH}` : job.runtimeDirectory;
+    }
+    // detached: a group of its own, so that the whole job can be signalled. A shell command reads nothing (the guard gave it /dev/null).
+    const child = spawn(file, args, { cwd, env, detached: true, stdio: [job.kind === 'shell' ? 'ignore' : 'pipe', 'pipe', 'pipe', ...(job.kind === 'shell' ? [] : ['pipe' as const])] });
+    this.#child = child;
+    child.on('error', (error) => {
+      this.data(2, Buffer.from(`${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : error.message}\n`));
+      this.#finish(127, null);
+    });
+    if (!child.pid) return;
+    if (job.kind === 'shell') {
+      this.#forward(child.stdout!, 1);
+      this.#forward(child.stderr!, 2);
+    } else {
+      // A node script's own stdout joins its stderr; fd 3 carries its messages (DESIGN.md §4).
+      this.#forward(child.stdio[3] as Readable, 3);
+      this.#forward(child.stdout!, 2);
+      this.#forward(child.stderr!, 2);
+      child.stdin!.on('error', () => {});
+      // stdin stays open while the job runs: its end tells the runtime to stop the job.
+      child.stdin!.write(encodeMessage(job.start!));
+    }
+    // Sampled from FIRST_SAMPLE_MS on, as the channel path's guard is: a job done sooner (a `true`) costs only the last look, and reports what it saw (nothing).
+    const sampler = new UsageSampler(job.mark, child.pid);
+    this.#sampler = sampler;
+    const firstSample = setTimeout(() => sampler.start(), FIRST_SAMPLE_MS);
+    const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    child.on('exit', (code, signal) => {
+      clearTimeout(firstSample);
+      void this.#reap(code, signal, closed);
+    });
+  }
+
+  /** The job's main process ended: stop what it left, wait for its output to end, report. */
+  async #reap(code: number | null, signal: NodeJS.Signals | null, closed: Promise<void>): Promise<void> {
+    const usage = this.#sampler?.finish();
+    this.#child?.stdin?.end();
+    await stopProcesses({ group: this.#child!.pid, mark: this.#job.mark, except: [process.pid] });
+    // Everything of the job is stopped; output still in the pipes arrives unless the master stops taking it.
+    for (;;) {
+      const timedOut = await Promise.race([closed.then(() => false), delay(KILL_GRACE_MS).then(() => true)]);
+      if (!timedOut) break;
+      if (this.#paused) continue;
+      // Held open by a process that cleared its environment and left the group: do not wait for it.
+      for (const stream of this.#streams) stream.destroy();
+      break;
+    }
+    this.#finish(code, signal, usage);
+  }
+
+  #forward(stream: Readable, id: AgentStream): void {
+    this.#streams.push(stream);
+    stream.on('data', (chunk: Buffer) => this.data(id, chunk));
+    stream.on('error', () => {});
+  }
+
+  data(stream: AgentStream, chunk: Buffer): void {
+    if (this.#finished) return;
+    channel.send({ t: 'data', id: this.id, s: stream, d: chunk.toString('base64') });
+    this.#unacked += chunk.length;
+    if (this.#unacked > AGENT_WINDOW_BYTES && !this.#paused) {
+      this.#paused = true;
+      for (const s of this.#streams) s.pause();
+      this.#worker?.pause();
+    }
+  }
+
+  ack(bytes: number): void {
+    this.#unacked -= bytes;
+    if (this.#paused && this.#unacked <= AGENT_WINDOW_BYTES / 2) {
+      this.#paused = false;
+      for (const s of this.#streams) s.resume();
+      this.#worker?.resume();
+    }
+  }
+
+  /** A warm worker's job ended. */
+  ended(code: number | null, signal: string | null): void {
+    this.#finish(code, signal);
+  }
+
+  cancel(graceMs: number): void {
+    if (this.#finished || this.#cancelled) return;
+    this.#cancelled = true;
+    if (this.#worker) {
+      // A warm job's worker goes with it: whatever state the script was in is not another job's.
+      const worker = this.#worker;
+      worker.kill('SIGTERM');
+      void delay(graceMs).then(() => worker.kill('SIGKILL'));
+      void stopProcesses({ mark: this.#job.mark, graceMs });
+      return;
+    }
+    // The end of stdin lets a node runtime clean up itself; TERM reaches plain commands; KILL what is left after the grace.
+    this.#child?.stdin?.end();
+    if (this.#child?.pid) void stopProcesses({ group: this.#child.pid, mark: this.#job.mark, except: [process.pid], graceMs });
+  }
+
+  #finish(code: number | null, signal: string | null, usage?: JobUsage): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    tasks.delete(this.id);
+    channel.send({ t: 'exit', id: this.id, code, signal, ...(usage ? { usage } : {}) });
+    this.#resolveEnded();
+  }
+}
+
+/**
+ * Should the agent be killed outright, a watchdog outside it (its own session, reading a pipe
+ * only the agent holds) sees the pipe end and stops every process that carries the agent's mark.
+ */
+function startWatchdog(): void {
+  const marked = `m() { n=1; for f in $(grep -lzx ${AGENT_MARK_VARIABLE}=${agentMark} /proc/[0-9]*/environ 2>/dev/null); do f=\${f#/proc/}; kill -$1 \${f%/environ} 2>/dev/null && n=0; done; return $n; }`;
+  const script = `read -r _; ${marked}; m TERM || exit 0; i=0; while m 0 && [ $i -lt ${KILL_GRACE_MS / 100} ]; do sleep 0.1; i=$((i+1)); done; m KILL; exit 0`;
+  const watchdog = spawn('/bin/sh', ['-c', script], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+  watchdog.on('error', () => {});
+  watchdog.stdin!.on('error', () => {});
+  watchdog.unref();
+}
+
+let shuttingDown = false;
+async function shutDown(): Promise<void> {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  const running = [...tasks.values()];
+  for (const task of running) task.cancel(KILL_GRACE_MS);
+  for (const group of pool.groups()) process.kill(-group, 'SIGTERM');
+  await Promise.race([Promise.all(running.map((task) => task.finished)), delay(KILL_GRACE_MS + 500)]);
+  for (const group of pool.groups()) {
+    try {
+      process.kill(-group, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  channel.flush();
+  process.exit(0);
+}
+
+function onMasterLine(text: string): void {
+  if (text === '') return;
+  const message = decodeMasterMessage(text);
+  switch (message.t) {
+    case 'hello':
+      if (message.v !== AGENT_PROTOCOL_VERSION) {
+        process.stderr.write(`pipeline agent: the master speaks agent protocol ${message.v}, this agent ${AGENT_PROTOCOL_VERSION}\n`);
+        process.exit(2);
+      }
+      break;
+    case 'start': {
+      const task = new AgentTask(message.id, message.job);
+      tasks.set(message.id, task);
+      task.start();
+      break;
+    }
+    case 'cancel':
+      tasks.get(message.id)?.cancel(message.grace);
+      break;
+    case 'ack':
+      tasks.get(message.id)?.ack(message.n);
+      break;
+  }
+}
+
+function main(): void {
+  startWatchdog();
+  channel.send({ t: 'hello', v: AGENT_PROTOCOL_VERSION, pid: process.pid, node: process.version });
+  channel.flush();
+  const lines = new LineSplitter((line) => {
+    try {
+      onMasterLine(line.text);
+    } catch (error) {
+      process.stderr.write(`pipeline agent: malformed message from the master (${(error as Error).message})\n`);
+    }
+  }, 64 * 1024 * 1024);
+  process.stdin.on('data', (chunk: Buffer) => lines.push(chunk));
+  process.stdin.on('end', () => void shutDown());
+  process.stdin.on('error', () => void shutDown());
+  process.on('SIGTERM', () => void shutDown());
+  process.on('SIGHUP', () => void shutDown());
+}
+
+main();

@@ -1,0 +1,204 @@
+/**
+ * The warm agent per host (issue 16), over real sshd hosts: many jobs through one agent per host,
+ * warm node scripts, and the guarantees of the channel path kept: nothing left after a master
+ * SIGKILL, an agent killed mid-run, warm jobs that time out, throw, exit or hang, a flood beside a
+ * chatty job, an agent of another protocol version, and a host where the agent cannot start.
+ */
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { isAlive, waitFor } from '../harness/local-processes.js';
+import { expectNothingLeft, job, sshTestHosts, startFaultRun, type JobSpec } from './fault-run.js';
+import { expectChatterDuringFlood, MAX_RSS, MiB, watchRun } from './output-watch.js';
+
+const HOSTS = ['node1', 'node2', 'node3'];
+
+/** The pids of the test user's agents on the cluster, from their command lines. */
+async function agentPids(hosts: ReturnType<typeof sshTestHosts>): Promise<number[]> {
+  return (await hosts.p.cluster.userProcesses()).filter((proc) => proc.ours && /agent[.]js/.test(proc.cmd)).map((proc) => proc.pid);
+}
+
+describe('faults: the warm agent per host (real sshd hosts)', function () {
+  this.timeout(240_000);
+  const hosts = sshTestHosts();
+  afterEach(() => hosts.p.configure());
+
+  it('runs 1,000 mixed shell and warm jobs through one agent per host, each job\'s outputs and log lines its own', async () => {
+    const specs: JobSpec[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const host = HOSTS[i % 3]!;
+      const name = `j${i}`;
+      // A shell job's parent is its host's agent: $PPID tells how many agents ran the host's jobs.
+      specs.push(i % 2 === 0
+        ? { name, host, shell: `i=1; while [ $i -le 50 ]; do echo "id ${name} $i"; i=$((i+1)); done; echo "agent $PPID"` }
+        : { name, host, node: ['say-id', 50], warm: true });
+    }
+    specs.push({ name: 'local-warm', host: 'localhost', node: ['say-id', 50], warm: true });
+    const run = startFaultRun(hosts.p, specs, ['--max-per-node', '8']);
+    const result = await run.ended;
+    expect(result.code, result.stderr.slice(-2000)).to.equal(0);
+    const agents = new Map<string, Set<string>>();
+    const workers = new Map<string, Set<number>>();
+    for (const spec of specs) {
+      const report = job(result, spec.name);
+      expect(report, spec.name).to.include({ state: 'succeeded', returncode: 0, host: spec.host });
+      if (spec.shell) {
+        const stdout = report.outputs.stdout as string[];
+        expect(stdout.slice(0, 50), spec.name).to.deep.equal(Array.from({ length: 50 }, (_, i) => `id ${spec.name} ${i + 1}`));
+        const agent = /^agent (\d+)$/.exec(stdout[50]!)![1]!;
+        agents.set(spec.host!, (agents.get(spec.host!) ?? new Set()).add(agent));
+      } else {
+        expect(report.outputs.id, spec.name).to.equal(spec.name);
+        workers.set(spec.host!, (workers.get(spec.host!) ?? new Set()).add(report.outputs.pid as number));
+      }
+    }
+    for (const host of HOSTS) {
+      expect([...agents.get(host)!], `agents that ran ${host}'s shell jobs`).to.have.length(1);
+      // Warm: far fewer workers than jobs (at most one per job running at once).
+      expect(workers.get(host)!.size, `warm workers on ${host}`).to.be.at.most(8);
+    }
+    // Every "id X n" line in the run's log is under job X of X's host, 50 for each job.
+    const seen = new Map<string, number>();
+    for (const line of run.log().split('\n')) {
+      const match = /(\S+)#(\S+) id (\S+) (\d+)$/.exec(line);
+      if (!match) continue;
+      const [, host, jobName, id] = match;
+      expect(jobName, line).to.equal(id);
+      expect(host, line).to.equal(specs.find((spec) => spec.name === id)!.host);
+      seen.set(id!, (seen.get(id!) ?? 0) + 1);
+    }
+    expect(seen.size).to.equal(specs.length);
+    expect([...seen.values()].every((n) => n === 50), 'every job logged its id 50 times').to.equal(true);
+    await expectNothingLeft(hosts.p.cluster);
+  });
+
+  it('leaves nothing of the test user on any host within 5 s of a master SIGKILL with 20 jobs running', async () => {
+    const specs: JobSpec[] = [];
+    for (let i = 0; i < 20; i++) {
+      const host = HOSTS[i % 3]!;
+      const kind = i % 4;
+      if (kind === 0) specs.push({ name: `shell${i}`, host, shell: `echo "ready shell${i}"; sleep 300 & sh -c 'sleep 301' & wait` });
+      else if (kind === 1) specs.push({ name: `cold${i}`, host, node: ['children'] });
+      else specs.push({ name: `warm${i}`, host, node: ['children'], warm: true });
+    }
+    const run = startFaultRun(hosts.p, specs, ['--max-per-node', '16']);
+    // `#job ready`: the job said it (its debug "starting" line holds a shell job's command, `echo "ready ..."`).
+    await run.waitForLog(/#\w+ ready (shell|cold|warm)\d+/, 20, 60_000);
+    await run.waitForLog(/children \d+ \d+ \d+/, 15, 30_000);
+    expect((await agentPids(hosts)).length, 'one agent per host').to.equal(3);
+    run.master.kill('SIGKILL');
+    await run.ended;
+    await expectNothingLeft(hosts.p.cluster, 5000);
+  });
+
+  it('fails the running jobs of an agent killed mid-run as connection-lost, retries them, and starts a new agent', async () => {
+    const specs: JobSpec[] = [0, 1, 2, 3].map((i) => ({ name: `long${i}`, host: 'node1', shell: `echo "ready long${i}"; sleep 3; echo done`, retries: 2 }));
+    const run = startFaultRun(hosts.p, specs);
+    await run.waitForLog(/#long\d ready long\d/, 4);
+    const [agent] = await agentPids(hosts);
+    expect(agent, 'the agent on node1').to.be.a('number');
+    process.kill(agent!, 'SIGKILL');
+    const result = await run.ended;
+    expect(result.code, result.stderr).to.equal(0);
+    for (const spec of specs) {
+      const report = job(result, spec.name);
+      expect(report, spec.name).to.include({ state: 'succeeded', returncode: 0 });
+      expect(report.attempts[0], spec.name).to.include({ failure: 'connection-lost' });
+      expect(report.attempts[0]!.message).to.match(/^the agent on node1 ended while the job ran \(killed by SIGKILL\)/);
+      expect(report.outputs.stdout).to.deep.equal([`ready ${spec.name}`, 'done']);
+    }
+    expect(isAlive(agent!)).to.equal(false);
+    await expectNothingLeft(hosts.p.cluster);
+  });
+
+  it('ends warm jobs that time out, throw, exit or never resolve with their own reason; the others on the agent go on', async () => {
+    const specs: JobSpec[] = [
+      { name: 'times-out', host: 'node1', node: ['children'], warm: true, timeout: 2, retries: 0 },
+      { name: 'throws', host: 'node1', node: ['throw', 'on purpose'], warm: true, retries: 0 },
+      { name: 'exits', host: 'node1', node: ['exit', 5], warm: true, retries: 0 },
+      { name: 'hangs', host: 'node1', node: ['sleep'], warm: true, timeout: 1, retries: 0 },
+      ...[0, 1, 2, 3, 4].map((i) => ({ name: `fine${i}`, host: 'node1', node: ['say-id', 1], warm: true })),
+    ];
+    const run = startFaultRun(hosts.p, specs, ['--max-per-node', '2']);
+    const result = await run.ended;
+    expect(result.code).to.equal(1);
+    expect(job(result, 'times-out')).to.include({ state: 'failed', failure: 'timeout' });
+    expect(job(result, 'throws')).to.include({ state: 'failed', failure: 'node-exception', message: 'node script threw Error: on purpose' });
+    expect(job(result, 'exits')).to.include({ state: 'failed', failure: 'exit', returncode: 5 });
+    expect(job(result, 'hangs')).to.include({ state: 'failed', failure: 'timeout' });
+    for (let i = 0; i < 5; i++) expect(job(result, `fine${i}`)).to.include({ state: 'succeeded', returncode: 0 });
+    // The timed-out job's worker and its children are gone, and no later job ran in that worker.
+    const children = /children (\d+) (\d+) (\d+) of (\d+)/.exec(run.log())!;
+    const [child, grand, grandchild, worker] = children.slice(1).map(Number);
+    expect(await waitFor(() => ![child, grand, grandchild, worker].some((pid) => isAlive(pid!)), 5000), 'the worker and its children are gone').to.equal(true);
+    for (let i = 0; i < 5; i++) expect(job(result, `fine${i}`).outputs.pid).to.not.equal(worker);
+    await expectNothingLeft(hosts.p.cluster);
+  });
+
+  it('keeps a chatty job\'s lines coming while another job on the same host prints 100 MB, with the master\'s memory bounded', async () => {
+    const flood = 100 * MiB;
+    const run = await watchRun(hosts.p, [
+      { name: 'flood', host: 'node1', shell: `head -c ${flood} /dev/urandom | tr '\\0' 'x' >&2; printf '\\nflood done\\n' >&2` },
+      { name: 'chatter', host: 'node1', node: ['chatter', 20] },
+    ], ['node1#flood flood done', 'node1#flood succeeded in', 'node1#chatter succeeded in'],
+    (log) => log.bytes > 8 * MiB && log.count('node1#flood succeeded in') === 0 && log.count('node1#chatter succeeded in') === 0);
+    expect(run.result.code, run.result.stderr).to.equal(0);
+    const chatter = expectChatterDuringFlood(run.samples);
+    console.log(`      master max RSS ${(run.maxRss / MiB).toFixed(0)} MiB, ${chatter.lines} chatter lines in ${chatter.seconds.toFixed(1)} s of flood (longest gap ${chatter.longestStall} ms)`);
+    expect(run.maxRss).to.be.below(MAX_RSS);
+    expect(run.log.count('node1#flood flood done')).to.equal(1);
+    await expectNothingLeft(hosts.p.cluster);
+  });
+
+  it('refuses an agent of another protocol version: exit 2 with one line naming both versions and install_root', async () => {
+    const older = join(hosts.p.cluster.dir, 'older-framework');
+    cpSync(hosts.p.installRoot, older, { recursive: true });
+    const protocolFile = join(older, 'dist', 'support', 'agent', 'agent-protocol.js');
+    writeFileSync(protocolFile, readFileSync(protocolFile, 'utf8').replace(/AGENT_PROTOCOL_VERSION = \d+/, 'AGENT_PROTOCOL_VERSION = 0'));
+    try {
+      hosts.p.configure(`install_root = ${older}`);
+      const result = await startFaultRun(hosts.p, [{ name: 'one', host: 'node1', shell: 'echo hi' }]).ended;
+      expect(result.code, result.stderr).to.equal(2);
+      const lines = result.stderr.split('\n').filter((line) => line.startsWith('pipeline: '));
+      expect(lines).to.deep.equal([`pipeline: the agent on node1 speaks agent protocol 0, this master 1 (install_root ${older}); deploy the same framework version on the master and the hosts`]);
+      await expectNothingLeft(hosts.p.cluster);
+    } finally {
+      rmSync(older, { recursive: true, force: true });
+    }
+  });
+
+  it('falls back to a channel per job on a host where the agent cannot start, saying so once per host', async () => {
+    const partial = join(hosts.p.cluster.dir, 'without-agent');
+    cpSync(hosts.p.installRoot, partial, { recursive: true });
+    rmSync(join(partial, 'dist', 'support', 'agent'), { recursive: true });
+    try {
+      hosts.p.configure(`install_root = ${partial}`);
+      const specs: JobSpec[] = [0, 1, 2, 3, 4, 5].map((i) => ({ name: `s${i}`, host: HOSTS[i % 3], shell: `echo s${i}` }));
+      const run = startFaultRun(hosts.p, specs);
+      const result = await run.ended;
+      expect(result.code, result.stderr).to.equal(0);
+      for (const spec of specs) expect(job(result, spec.name).outputs.stdout).to.deep.equal([spec.name]);
+      for (const host of HOSTS) {
+        const said = run.log().split('\n').filter((line) => line.includes(`the agent cannot start on ${host} (`));
+        expect(said, host).to.have.length(1);
+        expect(said[0]).to.match(/\); its jobs run one SSH channel each$/);
+      }
+    } finally {
+      rmSync(partial, { recursive: true, force: true });
+    }
+  });
+
+  it('runs each job over a channel of its own with [remote] dispatch = channel', async () => {
+    // What a shell job's parent is: the agent by default, sshd's shell with `dispatch = channel`.
+    const specs: JobSpec[] = HOSTS.map((host, i) => ({ name: `c${i}`, host, shell: 'tr "\\0" " " < /proc/$PPID/cmdline; echo' }));
+    const parents = async () => {
+      const result = await startFaultRun(hosts.p, specs).ended;
+      expect(result.code, result.stderr).to.equal(0);
+      return specs.map((spec) => (job(result, spec.name).outputs.stdout as string[])[0]!);
+    };
+    for (const parent of await parents()) expect(parent).to.match(/agent[.]js/);
+    hosts.p.configure('dispatch = channel');
+    for (const parent of await parents()) expect(parent).to.not.match(/agent[.]js/);
+    await expectNothingLeft(hosts.p.cluster);
+  });
+});
