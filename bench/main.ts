@@ -8,19 +8,20 @@ import type { BenchRow } from './bench-row.js';
 import { benchLogStreaming, benchMasterScale } from './log-and-scale.js';
 import { machineLine, table } from './report.js';
 import { fileCreationMs, RECORDS } from './records.js';
-import { benchFanOut, benchNodeJobs, benchShellJobs } from './ssh-dispatch.js';
+import { benchAgentJobs, benchFanOut, benchNodeJobs, benchShellJobs } from './ssh-dispatch.js';
 import { benchStartUp } from './start-up.js';
 
 type RowRunner = (quick: boolean, progress: (line: string) => void) => Promise<BenchRow[]>;
 
 /** The rows, in order. */
 const ROWS: Array<[string, string, RowRunner]> = [
-  ['1', 'shell-command jobs vs raw ssh2, ControlMaster, GNU parallel', (quick, progress) => benchShellJobs({ quick, progress })],
+  ['1', 'shell-command jobs, a channel per job, vs raw ssh2, ControlMaster, GNU parallel', (quick, progress) => benchShellJobs({ quick, progress })],
   ['2', 'node-script jobs vs raw ssh2 running node -e 0', (quick, progress) => benchNodeJobs({ quick, progress })],
   ['3', 'log streaming into the central log', (quick, progress) => benchLogStreaming({ quick, progress })],
   ['4', 'master scale on the local launcher', (quick, progress) => benchMasterScale({ quick, progress })],
   ['5', 'fan-out to 16 hosts vs raw ssh2', (quick, progress) => benchFanOut({ quick, progress })],
   ['6', 'start-up of pipeline --help and pipeline status vs node -e 0', (quick, progress) => benchStartUp({ quick, progress })],
+  ['7', 'the warm agent: true jobs vs raw ssh2, warm and cold node scripts', (quick, progress) => benchAgentJobs({ quick, progress })],
 ];
 
 async function main(): Promise<number> {

@@ -15,7 +15,9 @@
  * then the end-of-run summary and close(). CLI start-up (node, imports, config) is excluded.
  * Measurements are interleaved (framework, floor, ...), medians over the repeats.
  *
- * `npx tsx bench/ssh-dispatch.ts [--quick] [1] [2] [5]` runs the rows on their own.
+ *  7. The warm agent per host (issue 16): `true` jobs through it, warm and cold node scripts.
+ *
+ * `npx tsx bench/ssh-dispatch.ts [--quick] [1] [2] [5] [7]` runs the rows on their own.
  */
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
@@ -74,6 +76,13 @@ function settings(options: SshDispatchOptions) {
     progress: options.progress ?? ((line: string) => process.stderr.write(`${line}\n`)),
     recordsDirectory: options.recordsDirectory,
   };
+}
+
+/** The same pipeline.cfg with `[remote] dispatch = channel`: a channel (sshd session) per job, as before the agent. */
+function channelConfig(configPath: string): string {
+  const path = configPath.replace(/[.]cfg$/, '.channel.cfg');
+  writeFileSync(path, readFileSync(configPath, 'utf8').replace(/^\[remote\]$/m, '[remote]\ndispatch = channel'));
+  return path;
 }
 
 /** A test cluster and a pipeline.cfg recording runs in `recordsDirectory` (made and removed here unless given). */
@@ -395,7 +404,9 @@ export async function benchShellJobs(options: SshDispatchOptions = {}): Promise<
   const bench = await startBenchPipeline(4, s);
   try {
     const rows: BenchRow[] = [];
-    for (const hostCount of [1, 4]) rows.push(...await shellJobsOn(bench.p, bench.configPath, bench.p.cluster.hosts.slice(0, hostCount), s, parallelOk));
+    // Row 1 is the channel-per-job path (`dispatch = channel`); row 7 the agent's.
+    const configPath = channelConfig(bench.configPath);
+    for (const hostCount of [1, 4]) rows.push(...await shellJobsOn(bench.p, configPath, bench.p.cluster.hosts.slice(0, hostCount), s, parallelOk));
     return rows;
   } finally {
     await bench.stop();
@@ -634,6 +645,116 @@ export async function benchFanOut(options: SshDispatchOptions = {}): Promise<Ben
   }
 }
 
+// ---------------------------------------------------------------------------
+// row 7: the agent (issue 16)
+
+/**
+ * Row 7: the warm agent per host. 7a/7b: `true` jobs through the agent, 1 and 4 hosts, against
+ * raw ssh2 with a channel per job (target: at least 1.5 x), with the channel path of row 1 in the
+ * note. 7c: warm no-op node-script jobs to one host, records on (target: 5,000 jobs/s), against
+ * the same jobs cold. 7d: a cold no-op node-script job through the agent, one at a time, against
+ * the agent running `node -e 0` (target: within 10 ms).
+ */
+export async function benchAgentJobs(options: SshDispatchOptions = {}): Promise<BenchRow[]> {
+  const s = settings(options);
+  const bench = await startBenchPipeline(4, s);
+  const p = bench.p;
+  const channel = channelConfig(bench.configPath);
+  try {
+    const rows: BenchRow[] = [];
+    for (const hostCount of [1, 4]) {
+      const hosts = p.cluster.hosts.slice(0, hostCount);
+      const aliases = hosts.map((h) => h.alias);
+      const where = hostCount === 1 ? '1 host' : `${hostCount} hosts`;
+      const n = s.jobs;
+      const cpu: number[] = [];
+      const rate = async (configPath: string, count: number) => {
+        const jobs = Array.from({ length: count }, (_, i) => new ComputeJob(aliases[i % aliases.length]!, 'true'));
+        const timing = await frameworkRun(configPath, aliases, jobs, s.perHost);
+        if (count === n && configPath === bench.configPath) cpu.push(timing.cpuMs / count);
+        return perSecond(count, timing.dispatchMs + timing.finishMs);
+      };
+      await rate(bench.configPath, Math.min(n, 100));
+      await rawRun(p.cluster, hosts, Math.min(n, 100), s.perHost, () => ({ command: 'true' }));
+      const results = await interleaved(s.repeats, {
+        agent: () => rate(bench.configPath, n),
+        'channel per job': () => rate(channel, n),
+        'raw ssh2': async () => perSecond(n, await rawRun(p.cluster, hosts, n, s.perHost, () => ({ command: 'true' }))),
+      }, (name, round, value) => s.progress(`row 7 [${where}] round ${round + 1}: ${name}: ${fmt(value)} jobs/s`));
+      const agent = median(results.agent!);
+      const floor = median(results['raw ssh2']!);
+      const perChannel = median(results['channel per job']!);
+      rows.push({
+        row: hostCount === 1 ? '7a' : '7b',
+        what: `${n} \`true\` jobs through the agent, ${where}, ${s.perHost} in flight per host: jobs/s (higher is better), vs raw ssh2 with a channel per job`,
+        framework: agent,
+        floor,
+        unit: 'jobs/s',
+        ratio: agent / floor,
+        target: '>= 1.5 x raw ssh2',
+        met: agent / floor >= 1.5,
+        note: `agent ${spread(results.agent!, 0)}, raw ssh2 ${spread(results['raw ssh2']!, 0)}; the channel-per-job path (row 1) ${fmt(perChannel)} jobs/s, `
+          + `so the agent is ${fmt(agent / perChannel, 2)} x it; master CPU ${fmt(median(cpu), 2)} ms per job, records included`,
+      });
+    }
+
+    const host = p.cluster.hosts[0]!;
+    const script = writeNoopScript(p);
+    const nodeJobs = (count: number, warm: boolean) => Array.from({ length: count }, () => new ComputeJob(host.alias, script, [], { warm }));
+    const warmN = s.quick ? 2000 : 20000;
+    const coldN = s.quick ? 100 : 400;
+    const warmCpu: number[] = [];
+    const nodeRate = async (count: number, warm: boolean) => {
+      const timing = await frameworkRun(bench.configPath, [host.alias], nodeJobs(count, warm), s.perHost);
+      if (warm && count === warmN) warmCpu.push(timing.cpuMs / count);
+      return perSecond(count, timing.dispatchMs + timing.finishMs);
+    };
+    await nodeRate(200, true);
+    const warmResults = await interleaved(s.repeats, { warm: () => nodeRate(warmN, true), cold: () => nodeRate(coldN, false) },
+      (name, round, value) => s.progress(`row 7c round ${round + 1}: ${name}: ${fmt(value)} jobs/s`));
+    const warm = median(warmResults.warm!);
+    const cold = median(warmResults.cold!);
+    rows.push({
+      row: '7c',
+      what: `${warmN} warm no-op node-script jobs, 1 host, ${s.perHost} in flight, records on: jobs/s (higher is better), vs the same jobs cold`,
+      framework: warm,
+      floor: cold,
+      unit: 'jobs/s',
+      ratio: warm / cold,
+      target: '>= 5,000 jobs/s',
+      met: warm >= 5000,
+      note: `warm ${spread(warmResults.warm!, 0)}, cold ${spread(warmResults.cold!, 0)} jobs/s; master CPU ${fmt(median(warmCpu), 3)} ms per warm job with records on (aim: <= 0.3)`,
+    });
+
+    const oneN = s.quick ? 15 : 40;
+    const latency = async (jobs: () => ComputeJob[]) => {
+      const list = jobs();
+      const timing = await frameworkRun(bench.configPath, [host.alias], list, 1);
+      return (timing.dispatchMs + timing.finishMs) / list.length;
+    };
+    const nodeE0 = () => Array.from({ length: oneN }, () => new ComputeJob(host.alias, `${process.execPath} -e 0`));
+    await latency(() => nodeJobs(5, false));
+    const coldResults = await interleaved(s.repeats, { 'cold node script': () => latency(() => nodeJobs(oneN, false)), 'node -e 0': () => latency(nodeE0) },
+      (name, round, value) => s.progress(`row 7d round ${round + 1}: ${name}: ${fmt(value, 1)} ms/job`));
+    const coldMs = median(coldResults['cold node script']!);
+    const floorMs = median(coldResults['node -e 0']!);
+    rows.push({
+      row: '7d',
+      what: `${oneN} cold no-op node-script jobs through the agent, one at a time: ms per job (lower is better), vs the agent running \`node -e 0\``,
+      framework: coldMs,
+      floor: floorMs,
+      unit: 'ms/job',
+      ratio: coldMs / floorMs,
+      target: '<= floor + 10 ms',
+      met: coldMs - floorMs <= 10,
+      note: `${fmt(coldMs - floorMs, 1)} ms over \`node -e 0\` (${spread(coldResults['cold node script']!)} vs ${spread(coldResults['node -e 0']!)}): the runtime's import and start message`,
+    });
+    return rows;
+  } finally {
+    await bench.stop();
+  }
+}
+
 /** Rows 1, 2 and 5, in that order. */
 export async function benchSshDispatch(options: SshDispatchOptions = {}): Promise<BenchRow[]> {
   return [...await benchShellJobs(options), ...await benchNodeJobs(options), ...await benchFanOut(options)];
@@ -651,5 +772,6 @@ if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.ar
   if (pick('1')) rows.push(...await benchShellJobs({ quick }));
   if (pick('2')) rows.push(...await benchNodeJobs({ quick }));
   if (pick('5')) rows.push(...await benchFanOut({ quick }));
+  if (pick('7')) rows.push(...await benchAgentJobs({ quick }));
   process.stdout.write(plainRows(rows));
 }

@@ -61,8 +61,8 @@ describe('pipeline hosts check against real sshd test hosts', function () {
       expect(result.code, result.stdout + result.stderr).to.equal(1);
       expect(row(result.stdout, 'node1')[1]).to.equal('ok');
       expect(row(result.stdout, 'node3')[1]).to.equal('ok');
-      const [, status, node, latency, problem] = row(result.stdout, 'node2');
-      expect([status, node, latency]).to.deep.equal(['FAILED', '-', '-']);
+      const [, status, node, agent, latency, problem] = row(result.stdout, 'node2');
+      expect([status, node, agent, latency]).to.deep.equal(['FAILED', '-', '-', '-']);
       expect(problem).to.match(/cannot connect to .*node2 \(127\.0\.0\.3:\d+\): connection refused/);
       expect(result.stdout).to.include('2 of 3 hosts ok, 1 FAILED');
 
@@ -84,7 +84,7 @@ describe('pipeline hosts check against real sshd test hosts', function () {
     const result = await p.ws.run(['hosts', 'check', '--hosts', 'node1']);
     expect(result.code).to.equal(1);
     expect(row(result.stdout, 'node1')[1]).to.equal('FAILED');
-    expect(row(result.stdout, 'node1')[4]).to.match(/host key of node1 \(127\.0\.0\.2:\d+\) is unknown/);
+    expect(row(result.stdout, 'node1')[5]).to.match(/host key of node1 \(127\.0\.0\.2:\d+\) is unknown/);
 
     const { hosts } = await checkJson('--hosts', 'node1');
     expect(hosts[0]).to.include({ ok: false, reachable: true, hostKey: false, authenticated: null, node: null });
