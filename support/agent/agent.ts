@@ -22,6 +22,7 @@ import { encodeMessage } from '../protocol/messages.js';
 import { KILL_GRACE_MS, stopProcesses } from '../protocol/process-group.js';
 import { shellQuote } from '../protocol/shell-words.js';
 import { AGENT_PROTOCOL_VERSION, AGENT_WINDOW_BYTES, decodeMasterMessage, type AgentJob, type AgentMessage, type AgentStream } from './agent-protocol.js';
+import { LeftoverSweep } from './leftover-sweep.js';
 import { WarmPool, type WarmJobSink, type WarmWorker } from './warm-pool.js';
 
 /** Every process of every job of this agent carries it: what the watchdog stops if the agent is killed. */
@@ -31,6 +32,7 @@ const agentMark = randomBytes(12).toString('hex');
 const channel = new ChannelSink<AgentMessage>(1);
 const tasks = new Map<number, AgentTask>();
 const pool = new WarmPool();
+const leftovers = new LeftoverSweep();
 const madeDirectories = new Set<string>();
 /** When a job's processes are first sampled for its usage (then every USAGE_SAMPLE_MS). */
 const FIRST_SAMPLE_MS = 50;
@@ -132,9 +134,11 @@ class AgentTask implements WarmJobSink {
   async #reap(code: number | null, signal: NodeJS.Signals | null, closed: Promise<void>): Promise<void> {
     const usage = this.#sampler?.finish();
     this.#child?.stdin?.end();
-    await stopProcesses({ group: this.#child!.pid, mark: this.#job.mark, except: [process.pid] });
+    const swept = leftovers.add(this.#job.mark, this.#child!.pid!);
+    // Nearly always the output ends with the job; else a leftover holds it, until the sweep stops it.
+    const ended = await Promise.race([closed.then(() => true), swept.then(() => false)]);
     // Everything of the job is stopped; output still in the pipes arrives unless the master stops taking it.
-    for (;;) {
+    while (!ended) {
       const timedOut = await Promise.race([closed.then(() => false), delay(KILL_GRACE_MS).then(() => true)]);
       if (!timedOut) break;
       if (this.#paused) continue;

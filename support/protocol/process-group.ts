@@ -79,40 +79,64 @@ export const JOB_MARK_VARIABLE = 'PIPELINE_JOB_MARK';
 
 const environBuffer = Buffer.allocUnsafe(64 * 1024);
 
-/** Whether /proc/<pid>/environ holds `needle` (`NAME=value\0`) as a whole entry; false when unreadable (another user's process, gone). */
-function environHas(pid: string, needle: Buffer): boolean {
+/** The initial environment of a process (what it was started with), or undefined when unreadable (another user's process, gone). */
+function readEnviron(pid: string): Buffer | undefined {
   let fd: number;
   try {
     fd = openSync(`/proc/${pid}/environ`, 'r');
   } catch {
-    return false;
+    return undefined;
   }
   try {
-    // The initial environment is what a process was started with; it is rarely over 64 KiB, and the mark is near its end.
+    // It is rarely over 64 KiB, and the mark is near its end.
     let length = 0;
     for (let read; length < environBuffer.length && (read = readSync(fd, environBuffer, length, environBuffer.length - length, null)) > 0;) length += read;
-    const text = length < environBuffer.length ? environBuffer.subarray(0, length) : readFileSync(`/proc/${pid}/environ`);
-    for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + 1)) {
-      if (at === 0 || text[at - 1] === 0) return true;
-    }
-    return false;
+    return length < environBuffer.length ? environBuffer.subarray(0, length) : readFileSync(`/proc/${pid}/environ`);
   } catch {
-    return false;
+    return undefined;
   } finally {
     closeSync(fd);
   }
 }
 
+/** Where `needle` (`NAME=`, or `NAME=value\0`) starts an entry of `environ`, or -1. */
+function entryAt(environ: Buffer, needle: Buffer): number {
+  for (let at = environ.indexOf(needle); at !== -1; at = environ.indexOf(needle, at + 1)) {
+    if (at === 0 || environ[at - 1] === 0) return at;
+  }
+  return -1;
+}
+
+/** Living process ids under /proc, except `except`. */
+function processIds(except: readonly number[]): string[] {
+  return readdirSync('/proc').filter((entry) => {
+    const first = entry.charCodeAt(0);
+    return first >= 48 && first <= 57 && !except.includes(Number(entry));
+  });
+}
+
 /** The living processes whose environment carries the job's mark, except `except` (this process). One pass over /proc. */
 export function markedProcesses(mark: string, except: readonly number[] = [process.pid]): number[] {
   const needle = Buffer.from(`${JOB_MARK_VARIABLE}=${mark}\0`);
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    const first = entry.charCodeAt(0);
-    if (first < 48 || first > 57) continue;
-    const pid = Number(entry);
-    if (except.includes(pid)) continue;
-    if (environHas(entry, needle)) found.push(pid); // a zombie's environ reads empty
+  // a zombie's environ reads empty
+  return processIds(except).filter((entry) => {
+    const environ = readEnviron(entry);
+    return environ !== undefined && entryAt(environ, needle) !== -1;
+  }).map(Number);
+}
+
+const MARK_ENTRY = Buffer.from(`${JOB_MARK_VARIABLE}=`);
+
+/** For several jobs at once (a host's agent): the living processes carrying each of `marks`, in one pass over /proc. */
+export function processesByMark(marks: ReadonlySet<string>, except: readonly number[] = [process.pid]): Map<string, number[]> {
+  const found = new Map<string, number[]>();
+  for (const entry of processIds(except)) {
+    const environ = readEnviron(entry);
+    const at = environ ? entryAt(environ, MARK_ENTRY) : -1;
+    if (at === -1) continue;
+    const end = environ!.indexOf(0, at);
+    const mark = environ!.toString('latin1', at + MARK_ENTRY.length, end === -1 ? environ!.length : end);
+    if (marks.has(mark)) found.set(mark, [...(found.get(mark) ?? []), Number(entry)]);
   }
   return found;
 }
