@@ -78,9 +78,13 @@ export function processGroupGuard(mark: string, graceMs: number = KILL_GRACE_MS,
     `[ -n "$l" ] && m KILL; kill -KILL -$$; } ${measure ? '8>&2 ' : ''}>/dev/null 2>&1 & exec 9<&-`;
 }
 
-/** A new mark for one launch of a job: random, so that no other job's processes carry it. */
+/** Random per master, so that no other run's processes carry a mark of this one. */
+const MARK_PREFIX = randomBytes(9).toString('hex');
+let marksMade = 0;
+
+/** A new mark for one launch of a job: this master's random prefix and a count, so that no other job's processes carry it (a random draw per job cost 2 % of the master's CPU at warm-job rates). */
 export function newJobMark(): string {
-  return randomBytes(12).toString('hex');
+  return `${MARK_PREFIX}${(++marksMade).toString(36)}`;
 }
 
 function argumentText(arg: JsonValue): string {
