@@ -3,7 +3,8 @@
  * over one channel of the host's launcher and sends it job after job (agent-protocol.ts). Each job
  * looks to JobExecution like a process of its own (AgentProcess). Where the agent cannot start
  * (no node, the framework not at install_root), the host's jobs run one channel each, as with
- * `[remote] dispatch = channel`, and the log says so once per host.
+ * `[remote] dispatch = channel`, and the log says so once per host. A host's first job, too,
+ * runs over a channel of its own: its agent starts with its second.
  */
 import { PassThrough, Writable } from 'node:stream';
 import { UsageError } from '../errors.js';
@@ -239,6 +240,8 @@ export class AgentDispatch {
   readonly #agents = new Map<string, HostAgent>();
   /** Hosts where the agent cannot start: their jobs run one channel each. */
   readonly #withoutAgent = new Set<string>();
+  /** Hosts that have had a job. */
+  readonly #hostsSeen = new Set<string>();
 
   constructor(options: AgentDispatchOptions) {
     this.#options = options;
@@ -247,6 +250,12 @@ export class AgentDispatch {
   async start(host: string, launch: JobLaunch): Promise<LaunchedProcess> {
     const launcher = this.#options.launcherFor(host);
     if (this.#options.mode === 'channel' || this.#withoutAgent.has(host)) return launcher.start(host, launch.command);
+    // A host's first job goes over a channel of its own and its agent starts with the second: an
+    // agent is a Node start-up (~100 ms of CPU), which a run of one job per host would only wait for.
+    if (!this.#hostsSeen.has(host)) {
+      this.#hostsSeen.add(host);
+      return launcher.start(host, launch.command);
+    }
     let agent = this.#agents.get(host);
     if (!agent || agent.dead) {
       agent = new HostAgent(host, launcher, this.#options.agentCommand, this.#options.installRoot, this.#options.logger, this.#options.onFatal);
