@@ -22,6 +22,7 @@ import { encodeMessage } from '../protocol/messages.js';
 import { KILL_GRACE_MS, stopProcesses } from '../protocol/process-group.js';
 import { shellQuote } from '../protocol/shell-words.js';
 import { AGENT_PROTOCOL_VERSION, AGENT_WINDOW_BYTES, decodeMasterMessage, type AgentJob, type AgentMessage, type AgentStream } from './agent-protocol.js';
+import { ColdSpares } from './cold-spares.js';
 import { LeftoverSweep } from './leftover-sweep.js';
 import { WarmPool, type WarmJobSink, type WarmWorker } from './warm-pool.js';
 
@@ -33,6 +34,7 @@ const channel = new ChannelSink<AgentMessage>(1);
 const tasks = new Map<number, AgentTask>();
 const pool = new WarmPool();
 const leftovers = new LeftoverSweep();
+const coldSpares = new ColdSpares({ ...process.env, [AGENT_MARK_VARIABLE]: agentMark });
 const madeDirectories = new Set<string>();
 /** When a job's processes are first sampled for its usage (then every USAGE_SAMPLE_MS). */
 const FIRST_SAMPLE_MS = 50;
@@ -99,8 +101,12 @@ class AgentTask implements WarmJobSink {
       // The runtime module first on the path, before any PYTHONPATH of the job.
       if (job.kind === 'python' && job.runtimeDirectory) env.PYTHONPATH = env.PYTHONPATH ? `${job.runtimeDirectory}:${env.PYTHONPATH}` : job.runtimeDirectory;
     }
+    // A cold node script takes a Node process started ahead of it (unless its variables change how node itself starts).
+    const spare = job.kind === 'node' && !('NODE_OPTIONS' in job.env);
     // detached: a group of its own, so that the whole job can be signalled. A shell command reads nothing (the guard gave it /dev/null).
-    const child = spawn(file, args, { cwd, env, detached: true, stdio: [job.kind === 'shell' ? 'ignore' : 'pipe', 'pipe', 'pipe', ...(job.kind === 'shell' ? [] : ['pipe' as const])] });
+    const child = spare
+      ? coldSpares.take(file, { script: job.command, env: { ...job.env, [AGENT_MARK_VARIABLE]: agentMark }, ...(cwd ? { cwd } : {}) })
+      : spawn(file, args, { cwd, env, detached: true, stdio: [job.kind === 'shell' ? 'ignore' : 'pipe', 'pipe', 'pipe', ...(job.kind === 'shell' ? [] : ['pipe' as const])] });
     this.#child = child;
     child.on('error', (error) => {
       this.data(2, Buffer.from(`${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : error.message}\n`));
@@ -222,6 +228,7 @@ let shuttingDown = false;
 async function shutDown(): Promise<void> {
   if (shuttingDown) return;
   shuttingDown = true;
+  coldSpares.close();
   const running = [...tasks.values()];
   for (const task of running) task.cancel(KILL_GRACE_MS);
   for (const group of pool.groups()) process.kill(-group, 'SIGTERM');

@@ -99,6 +99,21 @@ describe('faults: the warm agent per host (real sshd hosts)', function () {
     await expectNothingLeft(hosts.p.cluster, 5000);
   });
 
+  it('gives every cold node script a process of its own, started ahead of it, that is the script as `node <script>` would be', async () => {
+    const specs: JobSpec[] = [0, 1, 2, 3, 4, 5].map((i) => ({ name: `cold${i}`, host: 'node1', node: ['say-id', 1], environment: { COLD_CHECK: `v${i}` } }));
+    const result = await startFaultRun(hosts.p, [...firstJobs(['node1']), ...specs], ['--max-per-node', '2']).ended;
+    expect(result.code, result.stderr).to.equal(0);
+    const pids = specs.map((spec) => job(result, spec.name).outputs.pid);
+    expect(new Set(pids).size, 'one process per cold job').to.equal(specs.length);
+    for (const spec of specs) {
+      const outputs = job(result, spec.name).outputs;
+      expect(outputs.script, spec.name).to.match(/\/nodes\/fault[.]js$/);
+      expect(outputs.coldCheck, spec.name).to.equal(spec.environment!.COLD_CHECK);
+      expect(outputs.cwd, spec.name).to.equal(readFileSync(hosts.p.ws.configPath, 'utf8').match(/^working_directory = (.*)$/m)![1]);
+    }
+    await expectNothingLeft(hosts.p.cluster);
+  });
+
   it('fails the running jobs of an agent killed mid-run as connection-lost, retries them, and starts a new agent', async () => {
     const specs: JobSpec[] = [0, 1, 2, 3].map((i) => ({ name: `long${i}`, host: 'node1', shell: `echo "ready long${i}"; sleep 3; echo done`, retries: 2 }));
     const run = startFaultRun(hosts.p, [...firstJobs(['node1']), ...specs]);
