@@ -19,7 +19,7 @@ import { UsageSampler } from '../node/usage-sampler.js';
 import type { JobUsage } from '../protocol/job-usage.js';
 import { LineSplitter } from '../protocol/line-splitter.js';
 import { encodeMessage } from '../protocol/messages.js';
-import { KILL_GRACE_MS, stopProcesses } from '../protocol/process-group.js';
+import { KILL_GRACE_MS, signalGroup, stopProcesses } from '../protocol/process-group.js';
 import { shellQuote } from '../protocol/shell-words.js';
 import { AGENT_PROTOCOL_VERSION, AGENT_WINDOW_BYTES, decodeMasterMessage, type AgentJob, type AgentMessage, type AgentStream } from './agent-protocol.js';
 import { ColdSpares } from './cold-spares.js';
@@ -30,11 +30,14 @@ import { WarmPool, type WarmJobSink, type WarmWorker } from './warm-pool.js';
 export const AGENT_MARK_VARIABLE = 'PIPELINE_AGENT_MARK';
 const agentMark = randomBytes(12).toString('hex');
 
-const channel = new ChannelSink<AgentMessage>(1);
+// The master gone (EPIPE on stdout) is the end of the channel, as the end of stdin is.
+const channel = new ChannelSink<AgentMessage>(1, () => void shutDown());
 const tasks = new Map<number, AgentTask>();
-const pool = new WarmPool();
+/** What the processes the agent starts ahead of their jobs (warm workers, cold spares) begin with. */
+const markedEnv = { ...process.env, [AGENT_MARK_VARIABLE]: agentMark };
+const pool = new WarmPool(markedEnv);
 const leftovers = new LeftoverSweep();
-const coldSpares = new ColdSpares({ ...process.env, [AGENT_MARK_VARIABLE]: agentMark });
+const coldSpares = new ColdSpares(markedEnv);
 const madeDirectories = new Set<string>();
 /** When a job's processes are first sampled for its usage (then every USAGE_SAMPLE_MS). */
 const FIRST_SAMPLE_MS = 50;
@@ -101,17 +104,21 @@ class AgentTask implements WarmJobSink {
       // The runtime module first on the path, before any PYTHONPATH of the job.
       if (job.kind === 'python' && job.runtimeDirectory) env.PYTHONPATH = env.PYTHONPATH ? `${job.runtimeDirectory}:${env.PYTHONPATH}` : job.runtimeDirectory;
     }
-    // A cold node script takes a Node process started ahead of it (unless its variables change how node itself starts).
-    const spare = job.kind === 'node' && !('NODE_OPTIONS' in job.env);
+    // A cold node script takes a Node process started ahead of it, unless its variables change how node itself starts (NODE_*, UV_*).
+    const spare = job.kind === 'node' && !Object.keys(job.env).some((name) => name.startsWith('NODE_') || name.startsWith('UV_'));
     // detached: a group of its own, so that the whole job can be signalled. A shell command reads nothing (the guard gave it /dev/null).
-    const child = spare
-      ? coldSpares.take(file, { script: job.command, env: { ...job.env, [AGENT_MARK_VARIABLE]: agentMark }, ...(cwd ? { cwd } : {}) })
-      : spawn(file, args, { cwd, env, detached: true, stdio: [job.kind === 'shell' ? 'ignore' : 'pipe', 'pipe', 'pipe', ...(job.kind === 'shell' ? [] : ['pipe' as const])] });
+    let child: ChildProcess;
+    try {
+      child = spare
+        ? coldSpares.take(file, { script: job.command, env: { ...job.env, [AGENT_MARK_VARIABLE]: agentMark }, ...(cwd ? { cwd } : {}) })
+        : spawn(file, args, { cwd, env, detached: true, stdio: [job.kind === 'shell' ? 'ignore' : 'pipe', 'pipe', 'pipe', ...(job.kind === 'shell' ? [] : ['pipe' as const])] });
+    } catch (error) {
+      // Thrown, not emitted: a command line over the kernel's limit (E2BIG), a NUL byte in a value, no descriptors left.
+      this.cannotStart(file, error as NodeJS.ErrnoException);
+      return;
+    }
     this.#child = child;
-    child.on('error', (error) => {
-      this.data(2, Buffer.from(`${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : error.message}\n`));
-      this.#finish(127, null);
-    });
+    child.on('error', (error) => this.cannotStart(file, error as NodeJS.ErrnoException));
     if (!child.pid) return;
     if (job.kind === 'shell') {
       this.#forward(child.stdout!, 1);
@@ -134,6 +141,14 @@ class AgentTask implements WarmJobSink {
       clearTimeout(firstSample);
       void this.#reap(code, signal, closed);
     });
+  }
+
+  /** The job's program could not be started: said on its stderr as a shell would, and exit 126 (not runnable) or 127 (not found). */
+  cannotStart(file: string, error: NodeJS.ErrnoException): void {
+    const notFound = error.code === 'ENOENT';
+    const text = notFound ? 'not found' : error.code === 'EACCES' ? ERRNO_TEXT.EACCES : error.message;
+    this.data(2, Buffer.from(`${file}: ${text}\n`));
+    this.#finish(notFound ? 127 : 126, null);
   }
 
   /** The job's main process ended: stop what it left, wait for its output to end, report. */
@@ -192,6 +207,7 @@ class AgentTask implements WarmJobSink {
     if (this.#worker) {
       // A warm job's worker goes with it: whatever state the script was in is not another job's.
       const worker = this.#worker;
+      worker.retire();
       worker.kill('SIGTERM');
       void delay(graceMs).then(() => worker.kill('SIGKILL'));
       void stopProcesses({ mark: this.#job.mark, graceMs });
@@ -231,15 +247,9 @@ async function shutDown(): Promise<void> {
   coldSpares.close();
   const running = [...tasks.values()];
   for (const task of running) task.cancel(KILL_GRACE_MS);
-  for (const group of pool.groups()) process.kill(-group, 'SIGTERM');
+  for (const group of pool.groups()) signalGroup(group, 'SIGTERM');
   await Promise.race([Promise.all(running.map((task) => task.finished)), delay(KILL_GRACE_MS + 500)]);
-  for (const group of pool.groups()) {
-    try {
-      process.kill(-group, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  for (const group of pool.groups()) signalGroup(group, 'SIGKILL');
   channel.flush();
   process.exit(0);
 }
@@ -257,7 +267,11 @@ function onMasterLine(text: string): void {
     case 'start': {
       const task = new AgentTask(message.id, message.job);
       tasks.set(message.id, task);
-      task.start();
+      try {
+        task.start();
+      } catch (error) {
+        task.cannotStart(message.job.executable ?? message.job.command.split(' ')[0]!, error as NodeJS.ErrnoException);
+      }
       break;
     }
     case 'cancel':

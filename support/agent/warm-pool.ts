@@ -26,22 +26,33 @@ export class WarmWorker {
   readonly #pool: WarmPool;
   #job: WarmJobSink | undefined;
   #gone = false;
+  #retired = false;
 
-  constructor(pool: WarmPool, executable: string, script: string) {
+  constructor(pool: WarmPool, executable: string, script: string, env: NodeJS.ProcessEnv) {
     this.#pool = pool;
     this.script = script;
-    // Its own process group, so that a cancelled job takes the worker and everything under it.
-    this.#child = spawn(executable, [WORKER_SCRIPT], { detached: true, stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+    // Its own process group, so that a cancelled job takes the worker and everything under it; the
+    // agent's mark in its environment, so that the agent's watchdog finds it should the agent be killed.
+    this.#child = spawn(executable, [WORKER_SCRIPT], { detached: true, env, stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+    // Twice the master's cap: a message line over the master's cap is still over it when passed on, so the master sees it cut (outputs-too-large).
     const messages = new LineSplitter((line) => {
-      if (line.text.startsWith('{"t":')) this.#control(JSON.parse(line.text) as WarmControl);
+      const control = line.cutBytes === 0 && line.text.startsWith('{"t":') ? controlOf(line.text) : undefined;
+      if (control) this.#control(control);
       else this.#job?.data(3, Buffer.from(line.text + '\n', 'utf8'));
-    }, MAX_MESSAGE_LINE_BYTES);
+    }, 2 * MAX_MESSAGE_LINE_BYTES);
     (this.#child.stdio[3] as NodeJS.ReadableStream).on('data', (chunk: Buffer) => messages.push(chunk));
     // Programs the script started with inherited stdio write here: the running job's.
     for (const stream of [this.#child.stdout!, this.#child.stderr!]) stream.on('data', (chunk: Buffer) => this.#job?.data(2, chunk));
     this.#child.stdin!.on('error', () => {});
     this.#child.on('error', (error) => this.#exit(127, null, `cannot start ${executable}: ${error.message}\n`));
-    this.#child.on('exit', (code, signal) => this.#exit(code, signal));
+    // The end after its output: what a script wrote before process.exit() still reaches its job.
+    this.#child.on('exit', (code, signal) => {
+      const late = setTimeout(() => this.#exit(code, signal), 2000);
+      this.#child.once('close', () => {
+        clearTimeout(late);
+        this.#exit(code, signal);
+      });
+    });
   }
 
   get pid(): number | undefined {
@@ -75,15 +86,23 @@ export class WarmWorker {
     if (this.#child.pid) signalGroup(this.#child.pid, signal);
   }
 
+  /** The worker's job was cancelled: whatever it does next, it serves no other job. */
+  retire(): void {
+    this.#retired = true;
+  }
+
   #control(control: WarmControl): void {
     if (control.t === 'out') {
-      this.#job?.data(2, Buffer.from(control.d, 'utf8'));
+      this.#job?.data(2, Buffer.from(control.d, 'base64'));
       return;
     }
     const job = this.#job;
     this.#job = undefined;
+    // Its job may have left it paused (flow control); the next one starts with it reading.
+    this.resume();
     job?.ended(control.code, null);
-    if (!control.retire) this.#pool.idle(this);
+    if (control.retire || this.#retired) this.kill('SIGKILL');
+    else this.#pool.idle(this);
   }
 
   #exit(code: number | null, signal: NodeJS.Signals | null, message?: string): void {
@@ -98,15 +117,31 @@ export class WarmWorker {
   }
 }
 
+/** A worker's control line, or undefined when the line is not one (then it is passed on as the job's). */
+function controlOf(text: string): WarmControl | undefined {
+  try {
+    const value = JSON.parse(text) as WarmControl;
+    return value.t === 'out' ? (typeof value.d === 'string' ? value : undefined) : value.t === 'done' && Number.isInteger(value.code) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export class WarmPool {
   readonly #idle: WarmWorker[] = [];
+  readonly #env: NodeJS.ProcessEnv;
+
+  /** `env`: what every worker starts with (the agent's variables and its mark); a job's own are set per job. */
+  constructor(env: NodeJS.ProcessEnv) {
+    this.#env = env;
+  }
   readonly #all = new Set<WarmWorker>();
   #mostBusy = 0;
 
   /** An idle worker for the script, or a new one. */
   take(executable: string, script: string): WarmWorker {
     const index = this.#idle.findIndex((worker) => worker.script === script);
-    const worker = index >= 0 ? this.#idle.splice(index, 1)[0]! : new WarmWorker(this, executable, script);
+    const worker = index >= 0 ? this.#idle.splice(index, 1)[0]! : new WarmWorker(this, executable, script, this.#env);
     this.#all.add(worker);
     this.#mostBusy = Math.max(this.#mostBusy, [...this.#all].filter((w) => w.busy).length + 1);
     return worker;

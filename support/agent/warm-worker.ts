@@ -8,6 +8,7 @@
  */
 import { ChildProcess } from 'node:child_process';
 import { realpathSync } from 'node:fs';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { LineSplitter } from '../protocol/line-splitter.js';
 import { decodeStartMessage, type NodeMessage, type StartMessage } from '../protocol/messages.js';
@@ -24,6 +25,7 @@ export interface WarmJob {
 
 /** What the worker says besides the script's messages; node messages never have a `t`. */
 export type WarmControl =
+  /** What the script printed, base64 (any bytes), in pieces of at most OUT_PIECE_BYTES. */
   | { t: 'out'; d: string }
   | { t: 'done'; code: number; retire: boolean };
 
@@ -34,18 +36,32 @@ let current: WarmJob | undefined;
 /** Whether the current job started a process: only then is there anything to look for at its end. */
 let spawned = false;
 
-// Every way Node starts a process (spawn, exec, execFile, fork) goes through ChildProcess's spawn method (not in its types).
+// Every asynchronous way Node starts a process (spawn, exec, execFile, fork) goes through ChildProcess's
+// spawn method (not in its types); the synchronous ones are wrapped where scripts import them from.
 const childPrototype = ChildProcess.prototype as unknown as { spawn: (...args: unknown[]) => unknown };
 const spawnProcess = childPrototype.spawn;
 childPrototype.spawn = function (this: ChildProcess, ...args: unknown[]) {
   spawned = true;
   return spawnProcess.apply(this, args);
 };
+const childProcessModule = createRequire(import.meta.url)('node:child_process') as Record<string, (...args: unknown[]) => unknown>;
+for (const name of ['spawnSync', 'execSync', 'execFileSync']) {
+  const original = childProcessModule[name]!;
+  childProcessModule[name] = (...args: unknown[]) => {
+    spawned = true;
+    return original(...args);
+  };
+}
+syncBuiltinESMExports();
+
+/** A piece of printed output per control line: its base64 stays well under the agent's line cap. */
+const OUT_PIECE_BYTES = 1024 * 1024;
 
 // What the script prints goes out on fd 3 with its messages, so it keeps its place among them and its job.
 for (const stream of [process.stdout, process.stderr]) {
   stream.write = ((chunk: string | Uint8Array, encoding?: unknown, callback?: unknown) => {
-    sink.send({ t: 'out', d: typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8') });
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8') : Buffer.from(chunk);
+    for (let at = 0; at < bytes.length; at += OUT_PIECE_BYTES) sink.send({ t: 'out', d: bytes.subarray(at, at + OUT_PIECE_BYTES).toString('base64') });
     const done = typeof encoding === 'function' ? encoding : callback;
     if (typeof done === 'function') queueMicrotask(() => (done as () => void)());
     return true;
@@ -110,15 +126,32 @@ async function runJob(job: WarmJob): Promise<void> {
   }
   if (failed) retire = true; // a script that threw may have left its module state half-changed
   // Nothing the job started may outlive it; a job that started nothing leaves nothing to look for.
-  if (spawned) await stopProcesses({ group: process.pid, mark: job.env[JOB_MARK_VARIABLE] });
+  if (spawned) {
+    // The group's TERM reaches this worker too (it leads the group): it is for the job's processes, not for us.
+    const ignore = () => {};
+    process.on('SIGTERM', ignore);
+    try {
+      await stopProcesses({ group: process.pid, mark: job.env[JOB_MARK_VARIABLE] });
+    } finally {
+      process.off('SIGTERM', ignore);
+    }
+  }
   current = undefined;
   sink.send({ t: 'done', code: failed ? 1 : code, retire });
   sink.flush();
   if (retire) process.exit(0);
 }
 
-process.on('uncaughtException', fail);
-process.on('unhandledRejection', fail);
+/** An error thrown outside run()'s promise (a timer, an event handler): run() may never settle, so the job ends here, and the worker with it. */
+function crashed(error: unknown): void {
+  if (!current) process.exit(1);
+  fail(error);
+  sink.send({ t: 'done', code: 1, retire: true });
+  sink.flush();
+  process.exit(1);
+}
+process.on('uncaughtException', crashed);
+process.on('unhandledRejection', crashed);
 
 const queue: WarmJob[] = [];
 let running = false;

@@ -11,7 +11,7 @@ import { UsageError } from '../errors.js';
 import { LineSplitter } from '../protocol/line-splitter.js';
 import type { Logger } from '../logging/run-log.js';
 import { LaunchError, type ExitStatus, type LaunchedProcess, type Launcher } from '../launchers/launcher.js';
-import { AGENT_PROTOCOL_VERSION, decodeAgentMessage, encodeAgentMessage, type AgentJob, type AgentMessage, type MasterMessage } from '../agent/agent-protocol.js';
+import { AGENT_PROTOCOL_VERSION, AGENT_WINDOW_BYTES, decodeAgentMessage, encodeAgentMessage, type AgentJob, type AgentMessage, type MasterMessage } from '../agent/agent-protocol.js';
 
 export type DispatchMode = 'agent' | 'channel';
 
@@ -45,7 +45,7 @@ class AgentProcess implements LaunchedProcess {
   #resolve!: (status: ExitStatus) => void;
   #status: ExitStatus | undefined;
   #unacked = 0;
-  #waitingForDrain = 0;
+  readonly #waitingForDrain = new Map<PassThrough, number>();
   readonly #shellJob: boolean;
 
   constructor(id: number, agent: HostAgent, kind: AgentJob['kind']) {
@@ -67,11 +67,14 @@ class AgentProcess implements LaunchedProcess {
       this.#ack(chunk.length);
       return;
     }
-    this.#waitingForDrain += chunk.length;
-    if (this.#waitingForDrain === chunk.length) {
+    // Acked once this stream drains; an agent that sends far past its window is not one to trust.
+    const waiting = (this.#waitingForDrain.get(target) ?? 0) + chunk.length;
+    this.#waitingForDrain.set(target, waiting);
+    if (waiting > 4 * AGENT_WINDOW_BYTES) this.#agent.misbehaved(`it sent ${waiting} bytes of a job's output past the window of ${AGENT_WINDOW_BYTES}`);
+    if (waiting === chunk.length) {
       target.once('drain', () => {
-        const bytes = this.#waitingForDrain;
-        this.#waitingForDrain = 0;
+        const bytes = this.#waitingForDrain.get(target) ?? 0;
+        this.#waitingForDrain.delete(target);
         this.#ack(bytes);
       });
     }
@@ -196,9 +199,22 @@ class HostAgent {
     return hello;
   }
 
+  /** The agent broke the protocol: its channel is closed, and its jobs end as connection-lost (and are retried). */
+  misbehaved(why: string): void {
+    if (this.#dead) return;
+    this.#why = why;
+    this.#logger.error(`the agent on ${this.host} broke its protocol: ${why}; closing it`, { host: this.host });
+    this.#launched?.terminate(0);
+  }
+
   start(job: AgentJob): LaunchedProcess {
     const id = this.#nextId++;
     const process = new AgentProcess(id, this, job.kind);
+    // An agent that died since its job was sent here: the job ends at once, as one whose connection was lost.
+    if (this.#dead) {
+      process.end({ code: null, signal: null, connectionLost: true, lostBecause: `the agent on ${this.host} ended before the job started (${this.#why})` });
+      return process;
+    }
     this.#jobs.set(id, process);
     this.send({ t: 'start', id, job });
     return process;

@@ -28,12 +28,16 @@ export interface MessageSink {
 /** Buffers messages briefly and writes them to fd 3 (or an agent's fd 1) synchronously, so none is lost at exit. */
 export class ChannelSink<M extends object = NodeMessage> {
   readonly #fd: number;
+  readonly #onError: ((error: Error) => void) | undefined;
   #pending: string[] = [];
   #pendingChars = 0;
   #scheduled = false;
+  #broken = false;
 
-  constructor(fd: number) {
+  /** `onError`: hears once that the channel cannot be written (the reader has gone); without it, the error is thrown. */
+  constructor(fd: number, onError?: (error: Error) => void) {
     this.#fd = fd;
+    this.#onError = onError;
   }
 
   send(message: M): void {
@@ -53,7 +57,14 @@ export class ChannelSink<M extends object = NodeMessage> {
     const data = Buffer.from(this.#pending.join(''));
     this.#pending = [];
     this.#pendingChars = 0;
-    writeFully(this.#fd, data);
+    if (this.#broken) return;
+    try {
+      writeFully(this.#fd, data);
+    } catch (error) {
+      if (!this.#onError) throw error;
+      this.#broken = true;
+      this.#onError(error as Error);
+    }
   }
 }
 

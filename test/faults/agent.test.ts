@@ -159,6 +159,22 @@ describe('faults: the warm agent per host (real sshd hosts)', function () {
     await expectNothingLeft(hosts.p.cluster);
   });
 
+  it('reuses a warm worker after a job that started a program and after one whose outputs filled its window', async () => {
+    const specs: JobSpec[] = [
+      ...firstJobs(['node2']),
+      { name: 'execs', host: 'node2', node: ['exec-true'], warm: true },
+      { name: 'big-outputs', host: 'node2', node: ['outputs', 600_000], warm: true },
+      ...[0, 1, 2].map((i) => ({ name: `after${i}`, host: 'node2', node: ['say-id', 1], warm: true })),
+    ];
+    const result = await startFaultRun(hosts.p, specs, ['--max-per-node', '1']).ended;
+    expect(result.code, result.stderr).to.equal(0);
+    expect(job(result, 'execs').outputs.code).to.equal(0);
+    expect((job(result, 'big-outputs').outputs.big as string).length).to.equal(600_000);
+    const workers = new Set([job(result, 'execs').outputs.pid, ...[0, 1, 2].map((i) => job(result, `after${i}`).outputs.pid)]);
+    expect([...workers], 'one worker ran them all, one after another').to.have.length(1);
+    await expectNothingLeft(hosts.p.cluster);
+  });
+
   it('keeps a chatty job\'s lines coming while another job on the same host prints 100 MB, with the master\'s memory bounded', async () => {
     const flood = 100 * MiB;
     const run = await watchRun(hosts.p, [
