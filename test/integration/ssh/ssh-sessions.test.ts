@@ -33,6 +33,7 @@ describe('ssh launcher: session limits', function () {
     const agentJobs = await p.ws.run(['run', 'where', '--fresh', '--shell', '--hosts', 'node1', '--per-host', '60', '--max-per-node', '60']);
     expect(agentJobs.code, agentJobs.stderr.slice(-3000)).to.equal(0);
     expect(JSON.parse(agentJobs.stdout).jobs.filter((j: { state: string }) => j.state === 'succeeded')).to.have.lengthOf(60);
+    expect(agentJobs.stderr, 'the jobs went through the agent').to.not.include('the agent cannot start');
   });
 });
 

@@ -5,34 +5,39 @@ import { LeftoverSweep } from '../../../support/agent/leftover-sweep.js';
 import { JOB_MARK_VARIABLE, processesByMark } from '../../../support/protocol/process-group.js';
 import { isAlive, waitFor } from '../../harness/local-processes.js';
 
-/** A process group led by a shell that starts `script` with the job's mark, and prints the pids it started. */
-async function startJob(mark: string, script: string): Promise<{ group: number; pids: number[] }> {
+/** A process group led by a shell that starts `script` with the job's mark; `script` prints `pids ...` (and every word of `until`). */
+async function startJob(mark: string, script: string, until: string[] = []): Promise<{ group: number; pids: number[] }> {
   const child = spawn('/bin/sh', ['-c', script], { detached: true, stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, [JOB_MARK_VARIABLE]: mark } });
   let text = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (text += d));
-  await waitFor(() => text.includes('\n'), 5000);
-  return { group: child.pid!, pids: text.trim().split(/\s+/).map(Number) };
+  await waitFor(() => /pids[ \d]*\n/.test(text) && until.every((word) => text.includes(word)), 5000);
+  return { group: child.pid!, pids: (/pids([ \d]*)\n/.exec(text)?.[1] ?? '').trim().split(/\s+/).filter(Boolean).map(Number) };
 }
 
 describe('support/agent/leftover-sweep', function () {
   this.timeout(20_000);
   const started: number[] = [];
   afterEach(() => {
-    for (const pid of started.splice(0)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    // Groups and marks too, so that a failed test leaves nothing (the TERM-proof shell's sleep is in the group).
+    for (const pid of started.splice(0)) for (const target of [-pid, pid]) try { process.kill(target, 'SIGKILL'); } catch { /* gone */ }
+    for (const pids of processesByMark(new Set(['sweep-a', 'sweep-b', 'sweep-c', 'sweep-d'])).values()) for (const pid of pids) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
   });
 
   it('finds the processes of several marks in one pass, each under its own mark', async () => {
-    const a = await startJob('sweep-a', 'sleep 30 & echo $!; wait');
-    const b = await startJob('sweep-b', 'setsid sleep 31 & echo $!; wait');
+    const a = await startJob('sweep-a', 'sleep 30 & echo "pids $!"; wait');
+    const b = await startJob('sweep-b', 'setsid sleep 31 & echo "pids $!"; wait');
     started.push(a.group, b.group, ...a.pids, ...b.pids);
-    const found = processesByMark(new Set(['sweep-a', 'sweep-b', 'sweep-none']));
+    let found = processesByMark(new Set(['sweep-a', 'sweep-b', 'sweep-none']));
+    // A process in the middle of its exec reads an empty environment for a moment: look again until both are seen.
+    await waitFor(() => (found = processesByMark(new Set(['sweep-a', 'sweep-b', 'sweep-none']))).get('sweep-b')?.length === 2 && found.get('sweep-a')?.length === 2, 2000);
     expect(found.get('sweep-a')).to.include.members([a.group, ...a.pids]);
     expect(found.get('sweep-b')).to.include.members([b.group, ...b.pids]);
     expect(found.has('sweep-none')).to.equal(false);
   });
 
   it('stops what left the group, what stayed in it, and a TERM-proof leftover after the grace', async () => {
-    const job = await startJob('sweep-c', "setsid sleep 32 & a=$!; sleep 33 & b=$!; sh -c 'trap \"\" TERM; sleep 34' & c=$!; echo $a $b $c; exec sleep 35");
+    // The TERM-proof shell says when its trap is set, so that the sweep's TERM cannot come first.
+    const job = await startJob('sweep-c', "setsid sleep 32 & a=$!; sleep 33 & b=$!; sh -c 'trap \"\" TERM; echo trapped; exec sleep 34' & c=$!; echo \"pids $a $b $c\"; exec sleep 35", ['trapped']);
     started.push(job.group, ...job.pids);
     process.kill(job.group, 'SIGKILL'); // the job's main process ends; its leftovers stay
     const sweep = new LeftoverSweep();
@@ -44,7 +49,7 @@ describe('support/agent/leftover-sweep', function () {
   });
 
   it('is done at the next pass when the job left nothing', async () => {
-    const job = await startJob('sweep-d', 'echo 0');
+    const job = await startJob('sweep-d', 'echo "pids"');
     await sleep(100);
     const sweep = new LeftoverSweep();
     const began = Date.now();
