@@ -19,7 +19,7 @@ import { UsageSampler } from '../node/usage-sampler.js';
 import type { JobUsage } from '../protocol/job-usage.js';
 import { LineSplitter } from '../protocol/line-splitter.js';
 import { encodeMessage } from '../protocol/messages.js';
-import { KILL_GRACE_MS, signalGroup, stopProcesses } from '../protocol/process-group.js';
+import { KILL_GRACE_MS, signalGroup, signalMarkedShellFunction, stopProcesses } from '../protocol/process-group.js';
 import { shellQuote } from '../protocol/shell-words.js';
 import { AGENT_PROTOCOL_VERSION, AGENT_WINDOW_BYTES, decodeMasterMessage, type AgentJob, type AgentMessage, type AgentStream } from './agent-protocol.js';
 import { ColdSpares } from './cold-spares.js';
@@ -91,7 +91,7 @@ class AgentTask implements WarmJobSink {
     }
     if (job.kind === 'node' && job.warm && job.start) {
       this.#worker = pool.take(job.executable ?? 'node', job.command);
-      this.#worker.run({ start: job.start, script: job.command, env: { ...job.env, [AGENT_MARK_VARIABLE]: agentMark }, ...(cwd ? { cwd } : {}) }, this);
+      this.#worker.run({ start: job.start, script: job.command, env: job.env, ...(cwd ? { cwd } : {}) }, this);
       return;
     }
     const env: NodeJS.ProcessEnv = { ...process.env, ...job.env, [AGENT_MARK_VARIABLE]: agentMark };
@@ -110,7 +110,7 @@ class AgentTask implements WarmJobSink {
     let child: ChildProcess;
     try {
       child = spare
-        ? coldSpares.take(file, { script: job.command, env: { ...job.env, [AGENT_MARK_VARIABLE]: agentMark }, ...(cwd ? { cwd } : {}) })
+        ? coldSpares.take(file, { script: job.command, env: job.env, ...(cwd ? { cwd } : {}) })
         : spawn(file, args, { cwd, env, detached: true, stdio: [job.kind === 'shell' ? 'ignore' : 'pipe', 'pipe', 'pipe', ...(job.kind === 'shell' ? [] : ['pipe' as const])] });
     } catch (error) {
       // Thrown, not emitted: a command line over the kernel's limit (E2BIG), a NUL byte in a value, no descriptors left.
@@ -232,7 +232,7 @@ class AgentTask implements WarmJobSink {
  * only the agent holds) sees the pipe end and stops every process that carries the agent's mark.
  */
 function startWatchdog(): void {
-  const marked = `m() { n=1; for f in $(grep -lzx ${AGENT_MARK_VARIABLE}=${agentMark} /proc/[0-9]*/environ 2>/dev/null); do f=\${f#/proc/}; kill -$1 \${f%/environ} 2>/dev/null && n=0; done; return $n; }`;
+  const marked = signalMarkedShellFunction(AGENT_MARK_VARIABLE, agentMark);
   const script = `read -r _; ${marked}; m TERM || exit 0; i=0; while m 0 && [ $i -lt ${KILL_GRACE_MS / 100} ]; do sleep 0.1; i=$((i+1)); done; m KILL; exit 0`;
   const watchdog = spawn('/bin/sh', ['-c', script], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
   watchdog.on('error', () => {});

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { ComputeJob } from './compute-job.js';
 import { PROTOCOL_VERSION, type JsonValue, type LogLevel, type StartMessage } from '../protocol/messages.js';
 import type { AgentJob } from '../agent/agent-protocol.js';
-import { JOB_MARK_VARIABLE, KILL_GRACE_MS } from '../protocol/process-group.js';
+import { JOB_MARK_VARIABLE, KILL_GRACE_MS, signalMarkedShellFunction } from '../protocol/process-group.js';
 import { assignments, execNode, hostPath, shellQuote } from '../protocol/shell-words.js';
 import { shellUsageReport, shellUsageSampler } from './shell-usage.js';
 
@@ -68,7 +68,7 @@ export function environmentBlock(environment: Record<string, string>, mark: stri
 export function processGroupGuard(mark: string, graceMs: number = KILL_GRACE_MS, measure = false): string {
   const ticks = Math.max(1, Math.ceil(graceMs / 100));
   // m SIG: signal the marked processes; true when there were any (one grep over /proc per call).
-  const marked = `m() { n=1; for f in $(grep -lzx ${JOB_MARK_VARIABLE}=${mark} /proc/[0-9]*/environ 2>/dev/null); do f=\${f#/proc/}; kill -$1 \${f%/environ} && n=0; done; return $n; }`;
+  const marked = signalMarkedShellFunction(JOB_MARK_VARIABLE, mark);
   // Measuring, each line on stdin asks for a usage sample (shell-usage.ts), and its end for the report before the clean-up.
   const [sampler, sample, report] = measure ? [`${shellUsageSampler()}; `, 's', `${shellUsageReport(mark)}; `] : ['', ':', ''];
   return `exec 9<&0 </dev/null; { unset ${JOB_MARK_VARIABLE}; trap '' TERM; ${sampler}while read -r _ <&9; do ${sample}; done; ${report}${marked}; ` +

@@ -99,7 +99,7 @@ function readEnviron(pid: string): Buffer | undefined {
   }
 }
 
-/** Where `needle` (`NAME=`, or `NAME=value\0`) starts an entry of `environ`, or -1. */
+/** Where `needle` (`NAME=`) starts an entry of `environ`, or -1. */
 function entryAt(environ: Buffer, needle: Buffer): number {
   for (let at = environ.indexOf(needle); at !== -1; at = environ.indexOf(needle, at + 1)) {
     if (at === 0 || environ[at - 1] === 0) return at;
@@ -115,17 +115,12 @@ function processIds(except: readonly number[]): string[] {
   });
 }
 
+const MARK_ENTRY = Buffer.from(`${JOB_MARK_VARIABLE}=`);
+
 /** The living processes whose environment carries the job's mark, except `except` (this process). One pass over /proc. */
 export function markedProcesses(mark: string, except: readonly number[] = [process.pid]): number[] {
-  const needle = Buffer.from(`${JOB_MARK_VARIABLE}=${mark}\0`);
-  // a zombie's environ reads empty
-  return processIds(except).filter((entry) => {
-    const environ = readEnviron(entry);
-    return environ !== undefined && entryAt(environ, needle) !== -1;
-  }).map(Number);
+  return processesByMark(new Set([mark]), except).get(mark) ?? [];
 }
-
-const MARK_ENTRY = Buffer.from(`${JOB_MARK_VARIABLE}=`);
 
 /** For several jobs at once (a host's agent): the living processes carrying each of `marks`, in one pass over /proc. */
 export function processesByMark(marks: ReadonlySet<string>, except: readonly number[] = [process.pid]): Map<string, number[]> {
@@ -139,6 +134,15 @@ export function processesByMark(marks: ReadonlySet<string>, except: readonly num
     if (marks.has(mark)) found.set(mark, [...(found.get(mark) ?? []), Number(entry)]);
   }
   return found;
+}
+
+/**
+ * Shell code defining `m SIG`: send SIG to every process whose environment holds `name=value`
+ * (one grep over /proc); true when there was one. For the host side's shell: a job's guard, an
+ * agent's watchdog.
+ */
+export function signalMarkedShellFunction(name: string, value: string): string {
+  return `m() { n=1; for f in $(grep -lzx ${name}=${value} /proc/[0-9]*/environ 2>/dev/null); do f=\${f#/proc/}; kill -$1 \${f%/environ} 2>/dev/null && n=0; done; return $n; }`;
 }
 
 /** Sends `signal` to each of `pids`; the ones still there. */
