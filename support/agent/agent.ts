@@ -47,6 +47,7 @@ const ERRNO_TEXT: Record<string, string> = {
   EACCES: 'Permission denied', EPERM: 'Operation not permitted', ENOENT: 'No such file or directory', EROFS: 'Read-only file system', ENOTDIR: 'Not a directory',
 };
 
+/** A path the master wrote for the hosts, with its leading `~` made this user's home. */
 function hostDirectory(path: string): string {
   if (path === '~') return homedir();
   return path.startsWith('~/') ? join(homedir(), path.slice(2)) : path;
@@ -68,7 +69,13 @@ class AgentTask implements WarmJobSink {
 
   constructor(id: number, job: AgentJob) {
     this.id = id;
-    this.#job = job;
+    // Scripts under an install_root of `~/...`: spawn() expands nothing.
+    this.#job = job.kind === 'shell' ? job : {
+      ...job,
+      command: hostDirectory(job.command),
+      ...(job.executable ? { executable: hostDirectory(job.executable) } : {}),
+      ...(job.runtimeDirectory ? { runtimeDirectory: hostDirectory(job.runtimeDirectory) } : {}),
+    };
     this.finished = new Promise((resolve) => (this.#resolveEnded = resolve));
   }
 

@@ -4,21 +4,22 @@ import { loadConfig } from './load-config.js';
 import { UsageError } from '../errors.js';
 import { checkHosts, type HostCheckResult } from '../launchers/host-check.js';
 import { clusterHosts } from '../run/pipeline-run.js';
+import { textTable } from './text-table.js';
 
 function table(results: HostCheckResult[]): string {
   const rows = [
-    ['HOST', 'STATUS', 'NODE', 'AGENT PROTOCOL', 'LATENCY MS', 'PROBLEM'],
+    ['HOST', 'STATUS', 'NODE', 'AGENT PROTOCOL', 'DEPLOYED', 'LATENCY MS', 'PROBLEM'],
     ...results.map((r) => [
       r.host,
       r.ok ? 'ok' : 'FAILED',
       r.node ?? '-',
       r.agent === null ? '-' : String(r.agent),
+      r.deployed === null ? '-' : `${r.deployed}${r.deployedCurrent ? '' : ' (old)'}`,
       r.latencyMs === null ? '-' : r.latencyMs.toFixed(1),
       r.error ?? '',
     ]),
   ];
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  const lines = rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ').trimEnd());
+  const lines = textTable(rows);
   const failed = results.filter((r) => !r.ok).length;
   lines.push('', `${results.length - failed} of ${results.length} hosts ok${failed > 0 ? `, ${failed} FAILED` : ''}`);
   return lines.join('\n') + '\n';

@@ -49,6 +49,7 @@ async function main(argv: string[]): Promise<number> {
       .option('dry-run', { type: 'boolean', describe: 'print every job that would be dispatched, dispatch none' })
       .option('fresh', { type: 'boolean', describe: 'start over: run every job again, even those an earlier run of this job name finished' })
       .option('resume-anyway', { type: 'boolean', describe: 'resume even though the recipe inputs differ from the recorded run' })
+      .option('deploy', { type: 'boolean', describe: 'first copy the framework and your node scripts to the hosts (pipeline deploy); only changed files travel' })
       .option('json', { type: 'boolean', describe: 'write NDJSON events (run, job queued/started/ended) to stdout' })
       .option('verbose', { alias: 'v', type: 'boolean', describe: 'show verbose messages on the console' })
       .option('debug', { alias: 'd', type: 'boolean', describe: 'show debug messages on the console' })
@@ -91,7 +92,12 @@ async function main(argv: string[]): Promise<number> {
       .option('json', { type: 'boolean', describe: 'print a JSON array instead of the table' })
       .strict(),
     (args) => { result = import('./hosts-command.js').then((m) => m.hostsCommand(args)); })
-    .demandCommand(1, 'say which command: run, retry, status, logs, report, jobs, list, describe or hosts')
+    .command('deploy', 'copy the framework and the node scripts of the recipe directories to the hosts over SFTP, into install_root', (y) => y
+      .option('hosts', { type: 'string', describe: 'hosts to deploy to, with ranges: node[01..16],gpu1..4 (default: the clusterdesc)' })
+      .option('json', { type: 'boolean', describe: 'print a JSON array instead of the table' })
+      .strict(),
+    (args) => { result = import('./deploy-command.js').then((m) => m.deployCommand(args)); })
+    .demandCommand(1, 'say which command: run, retry, status, logs, report, jobs, list, describe, hosts or deploy')
     .strictCommands()
     .fail((message, error) => {
       throw error ?? new UsageError(message);

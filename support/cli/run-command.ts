@@ -11,7 +11,7 @@ import type { LogLevel } from '../protocol/messages.js';
 
 const RUN_OPTIONS = new Set([
   '_', '$0', 'recipe', 'config', 'c', 'job-name', 'j', 'dry-run', 'verbose', 'v', 'debug', 'd', 'help', 'hosts',
-  'fresh', 'resume-anyway', 'json',
+  'fresh', 'resume-anyway', 'json', 'deploy',
 ]);
 
 export function inputArguments(args: Record<string, unknown>): Record<string, unknown> {
@@ -73,6 +73,7 @@ async function execute({ config, jobName, recipe: recipeArg, inputs: given, args
     const { recipe, inputs } = await run.resolve(recipeArg, given);
     run.begin(recipe, inputs);
     if (run.log.logFile) run.logger.info(`job ${jobName}: log file ${run.log.logFile}`);
+    if (args.deploy && !dryRun && !(await run.deploy(recipe.path))) return returncode;
     ({ returncode, outputs } = await Promise.race([run.runRecipe(recipe, inputs), forced]));
     run.stopLiveView();
     // A dry run's outputs are what jobs that never ran left: nulls, not worth printing as results.

@@ -305,9 +305,10 @@ export class PipelineConfig {
     return this.getNumber('remote', 'keepalive_count_max', 3, { integer: true, min: 1 });
   }
 
-  /** Where the built framework lives on the hosts; default: the same path as here (shared filesystem). */
+  /** Where the built framework lives on the hosts (a leading `~` is their user's home); default: the same path as here (shared filesystem). */
   get installRoot(): string {
-    return this.getPath('remote', 'install_root') ?? frameworkRoot;
+    const given = this.get('remote', 'install_root');
+    return given !== undefined && given.trim() !== '' ? this.#hostPath(given) : frameworkRoot;
   }
 
   /**

@@ -137,8 +137,8 @@ export function buildCommand(job: ComputeJob, placement: CommandPlacement, optio
     if (job.command.language === 'python') {
       const python = placement.python ?? { executable: 'python3', runtimeDirectory: '' };
       // The runtime module first on the path, before any PYTHONPATH of the job (an empty one would add the cwd).
-      if (python.runtimeDirectory) parts.push(`export PYTHONPATH=${shellQuote(python.runtimeDirectory)}\${PYTHONPATH:+:$PYTHONPATH}`);
-      parts.push(`exec ${[python.executable, script].map(shellQuote).join(' ')}`);
+      if (python.runtimeDirectory) parts.push(`export PYTHONPATH=${hostPath(python.runtimeDirectory)}\${PYTHONPATH:+:$PYTHONPATH}`);
+      parts.push(`exec ${[python.executable, script].map(hostPath).join(' ')}`);
     } else {
       parts.push(execNode(placement.nodeExecutable, {}, [script]));
     }

@@ -10,6 +10,8 @@ import pLimit from 'p-limit';
 import type { PipelineConfig } from '../config/pipeline-config.js';
 import { execNode, hostPath, shellQuote } from '../protocol/shell-words.js';
 import { AGENT_PROTOCOL_VERSION } from '../agent/agent-protocol.js';
+import { frameworkRoot } from '../config/framework-paths.js';
+import { makeBundle, userProjects } from '../deploy/deploy-bundle.js';
 import { createLaunchers, type Launcher } from './launcher-choice.js';
 import { SshLauncher, type SshLauncherOptions } from './ssh/ssh-launcher.js';
 import { ChannelRefusedError, ConnectError, type ExecChannel, type SshConnection } from './ssh/connection.js';
@@ -28,6 +30,10 @@ export interface HostCheckResult {
   framework: boolean | null;
   /** The protocol version the host's agent greets with (issue 16); null when it does not start. */
   agent: number | null;
+  /** The version `pipeline deploy` made current under install_root there; null when none (or install_root is the framework's own directory). */
+  deployed: string | null;
+  /** Whether that is the version this master would deploy; null when nothing is deployed there. */
+  deployedCurrent: boolean | null;
   /** Median round trip of a `true` command, in milliseconds. */
   latencyMs: number | null;
   /** What is wrong, one line (several problems joined with `; `); null when ok. */
@@ -155,6 +161,8 @@ interface Probe {
   agentCommand: string;
   /** Whether jobs go through the agent (`[remote] dispatch = agent`): then an agent that does not start is a problem. */
   agentExpected: boolean;
+  /** install_root and the version this master deploys, when the framework is deployed there rather than shared. */
+  deployment?: { installRoot: string; version: string };
 }
 
 /** node, framework and latency, on a host that can run commands; fills `result`. */
@@ -169,7 +177,7 @@ async function probe(run: RunCommand, setup: Probe, result: HostCheckResult, pro
     problems.push(messageOf(error));
   }
   try {
-    const test = await run(`test -r ${shellQuote(setup.frameworkFile)}`);
+    const test = await run(`test -r ${hostPath(setup.frameworkFile)}`);
     result.framework = test.code === 0;
     if (!result.framework) problems.push(`framework missing at ${setup.frameworkFile}`);
   } catch (error) {
@@ -191,6 +199,19 @@ async function probe(run: RunCommand, setup: Probe, result: HostCheckResult, pro
     }
   } catch (error) {
     problems.push(messageOf(error));
+  }
+  if (setup.deployment) {
+    try {
+      const link = await run(`readlink ${hostPath(`${setup.deployment.installRoot}/current`)}`);
+      const target = firstLine(link.stdout);
+      if (link.code === 0 && target.startsWith('versions/')) {
+        result.deployed = target.slice('versions/'.length);
+        result.deployedCurrent = result.deployed === setup.deployment.version;
+        if (!result.deployedCurrent) problems.push(`deployed version ${result.deployed} is not this master's ${setup.deployment.version}; run pipeline deploy`);
+      }
+    } catch (error) {
+      problems.push(messageOf(error));
+    }
   }
   try {
     // Every job starts by making it: a host where it cannot be made fails every job (as another user, a path under /root).
@@ -231,6 +252,7 @@ export async function checkHosts(config: PipelineConfig, hosts: string[], option
     workingDirectory: config.hostWorkingDirectory,
     agentCommand: `${execNode(nodeExecutable, environment, [`${installRoot}/dist/support/agent/agent.js`])} </dev/null`,
     agentExpected: config.dispatchMode === 'agent',
+    ...(installRoot === frameworkRoot ? {} : { deployment: { installRoot, version: makeBundle(userProjects(config.recipeDirectories)).version } }),
   };
 
   const launchers = createLaunchers(config, options.onNewHostKey);
@@ -240,7 +262,7 @@ export async function checkHosts(config: PipelineConfig, hosts: string[], option
 
   const checkOne = async (host: string, launcher: Launcher): Promise<HostCheckResult> => {
     const result: HostCheckResult = {
-      host, ok: false, reachable: null, authenticated: null, hostKey: null, node: null, framework: null, agent: null, latencyMs: null, error: null,
+      host, ok: false, reachable: null, authenticated: null, hostKey: null, node: null, framework: null, agent: null, deployed: null, deployedCurrent: null, latencyMs: null, error: null,
     };
     const problems: string[] = [];
     if (!(launcher instanceof SshLauncher)) {

@@ -3,6 +3,7 @@ import type { Readable, Writable } from 'node:stream';
 import { PipelineError } from '../errors.js';
 import type { LaunchProblem } from '../protocol/job-outcome.js';
 import type { JobUsage } from '../protocol/job-usage.js';
+import type { HostFiles } from './host-files.js';
 
 export interface ExitStatus {
   /** Exit code, or null when a signal ended the process or the connection dropped first. */
@@ -34,6 +35,8 @@ export interface LaunchedProcess {
 export interface Launcher {
   readonly name: string;
   start(host: string, command: string): Promise<LaunchedProcess>;
+  /** The host's files (deploy, job staging); `close()` them when done. */
+  files(host: string): Promise<HostFiles>;
   /** Resolves when the host can be reached afresh; rejects with a LaunchError saying why not. */
   probe(host: string): Promise<void>;
   /** Releases connections; running processes are terminated (TERM, then KILL after `graceMs`). */

@@ -1,6 +1,7 @@
 /** The local launcher: `sh -c` on the control node, each job in its own process group. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { KILL_GRACE_MS, signalGroup } from '../protocol/process-group.js';
+import { LocalFiles, type HostFiles } from './host-files.js';
 import { LaunchError, RunningProcesses, type ExitStatus, type LaunchedProcess, type Launcher } from './launcher.js';
 
 class LocalProcess implements LaunchedProcess {
@@ -48,6 +49,10 @@ class LocalProcess implements LaunchedProcess {
 export class LocalLauncher implements Launcher {
   readonly name = 'local';
   readonly #running = new RunningProcesses<LocalProcess>();
+
+  async files(host: string): Promise<HostFiles> {
+    return new LocalFiles(host);
+  }
 
   async start(host: string, command: string): Promise<LaunchedProcess> {
     // detached: the shell becomes a session and group leader, so the whole job can be signalled.

@@ -34,5 +34,5 @@ export function assignments(environment: Record<string, string>): string[] {
 export function execNode(nodeExecutable: string, environment: Record<string, string>, args: readonly string[]): string {
   const words = assignments(environment);
   const env = words.length > 0 ? `env ${words.join(' ')} ` : '';
-  return `exec ${env}${[nodeExecutable, ...args].map(shellQuote).join(' ')}`;
+  return `exec ${env}${[nodeExecutable, ...args].map(hostPath).join(' ')}`;
 }

@@ -4,12 +4,14 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { isAbsolute, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { PipelineConfig } from '../config/pipeline-config.js';
 import { ConfigError, InputError, RecipeFailedError, UsageError, type RecordsError } from '../errors.js';
 import { inputNameKey, resolveInputs } from '../recipe/fields.js';
 import { clusterComputeHosts, expandHostRange } from '../config/cluster-description.js';
 import { agentScript, frameworkRoot, pythonRuntimeDirectory } from '../config/framework-paths.js';
+import { deployedPath, makeBundle, userProjects, type UserProject } from '../deploy/deploy-bundle.js';
+import { deployHosts, deploymentPlan, describeDeploy } from '../deploy/deployment.js';
 import { createLaunchers, type Launchers } from '../launchers/launcher-choice.js';
 import { fileLine } from '../logging/log-lines.js';
 import { openRunLog, wantsColor, type RunLog } from '../logging/run-log.js';
@@ -88,6 +90,8 @@ export class PipelineRun {
   #interruptedBy: NodeJS.Signals | undefined;
   /** What the run could not record once its disk filled or went read-only. */
   readonly #outage: RecordsOutage;
+  /** The user directories whose node scripts the hosts run from their deployed copy. */
+  #projects: UserProject[];
 
   constructor(options: PipelineRunOptions) {
     const startTime = startTimeStamp(new Date());
@@ -150,13 +154,15 @@ export class PipelineRun {
       moreSinks: () => this.#jobFiles?.streams ?? [],
     }));
     this.launchers = launchers;
+    // With the framework elsewhere on the hosts, the recipe directories' node scripts are the deployed copies (pipeline deploy).
+    this.#projects = installRoot === frameworkRoot ? [] : userProjects(this.config.recipeDirectories);
     const run = this;
     const placement: CommandPlacement = {
       workingDirectory,
       environment,
       nodeExecutable,
-      python: { executable: pythonExecutable, runtimeDirectory: installedPath(pythonRuntimeDirectory, installRoot) },
-      scriptPath: (path) => installedPath(path, installRoot),
+      python: { executable: pythonExecutable, runtimeDirectory: deployedPath(pythonRuntimeDirectory, installRoot, []) },
+      scriptPath: (path) => deployedPath(path, installRoot, run.#projects),
     };
     this.#dispatch = new AgentDispatch({
       mode: dispatchMode,
@@ -332,6 +338,25 @@ export class PipelineRun {
     }
   }
 
+  /**
+   * `--deploy`: brings the framework and the node scripts of the recipe directories (and of the
+   * recipe's own) onto the run's hosts before any job starts; only changed files travel. False,
+   * with an error per host, when a host could not be deployed to: then no job is started.
+   */
+  async deploy(recipePath: string): Promise<boolean> {
+    const { installRoot, projects } = deploymentPlan(this.config, [dirname(recipePath)]);
+    this.#projects = projects;
+    const bundle = makeBundle(projects);
+    const outcomes = await deployHosts(this.hosts, (host) => this.launchers.for(host), bundle, installRoot);
+    for (const outcome of outcomes) {
+      if (outcome.result) this.logger.info(`deploy: ${outcome.host}: ${describeDeploy(outcome.result)}`);
+      else this.logger.error(`deploy: ${outcome.host}: ${outcome.error}`);
+    }
+    const failed = outcomes.filter((outcome) => !outcome.ok).length;
+    if (failed > 0) this.logger.error(`deploy failed on ${failed} of ${outcomes.length} hosts; no job was started`);
+    return failed === 0;
+  }
+
   /** Clears the status line for good, so that what follows (outputs, the summary) is plain text. */
   stopLiveView(): void {
     this.#statusLine?.stop();
@@ -432,13 +457,6 @@ function describeChanges(last: RunStarted, recipe: string, inputs: Record<string
     .filter((name) => canonicalJson(last.inputs[name]) !== canonicalJson(inputs[name]));
   const shown = names.slice(0, 3).map((name) => `--${name} ${canonicalJson(last.inputs[name]) ?? '(unset)'}, now ${canonicalJson(inputs[name]) ?? '(unset)'}`);
   return `other inputs (${shown.join('; ')}${names.length > 3 ? `; and ${names.length - 3} more` : ''})`;
-}
-
-/** A node script's path on the hosts: under install_root when it is part of the framework. */
-function installedPath(path: string, installRoot: string): string {
-  const inside = relative(frameworkRoot, path);
-  if (installRoot === frameworkRoot || inside.startsWith('..') || isAbsolute(inside)) return path;
-  return join(installRoot, inside);
 }
 
 /** The compute hosts of `[cluster] clusterdesc`, or localhost when none is configured; throws when the file cannot give them. */

@@ -222,6 +222,25 @@ export class SshConnection {
     });
   }
 
+  /** Opens an SFTP session (one channel, as an exec is); ChannelRefusedError when no session slot is free. */
+  sftp(): Promise<ssh2.SFTPWrapper> {
+    return new Promise((resolve, reject) => {
+      if (this.#closed) {
+        reject(new ChannelRefusedError('connection closed'));
+        return;
+      }
+      try {
+        this.#client.sftp((error, sftp) => {
+          if (!error) resolve(sftp);
+          else if (/Channel open failure/.test(error.message) || this.#closed) reject(new ChannelRefusedError(error.message));
+          else reject(new LaunchError(this.target.alias, `${this.target.alias} refused an SFTP session: ${error.message} (is the sftp subsystem enabled in sshd_config?)`, { cause: error }));
+        });
+      } catch (error) {
+        reject(new ChannelRefusedError((error as Error).message));
+      }
+    });
+  }
+
   end(): void {
     this.#client.end();
   }

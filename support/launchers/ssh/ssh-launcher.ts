@@ -7,7 +7,10 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import pLimit, { type LimitFunction } from 'p-limit';
+import type ssh2 from 'ssh2';
 import { KILL_GRACE_MS } from '../../protocol/process-group.js';
+import { HostFileError, type HostFiles } from '../host-files.js';
+import { SftpFiles } from './sftp-files.js';
 import { LaunchError, RunningProcesses, type ExitStatus, type LaunchedProcess, type Launcher } from '../launcher.js';
 import type { SshClientConfig, SshTarget } from './client-config.js';
 import { ChannelRefusedError, ConnectError, SshConnection, type ClientChannel, type ConnectionOptions, type ExecChannel } from './connection.js';
@@ -58,12 +61,21 @@ class HostPool {
     return error instanceof ConnectError && (error.failure === 'unreachable' || error.failure === 'timeout') && this.#connections.some((c) => !c.isClosed);
   }
 
-  async open(command: string): Promise<{ exec: ExecChannel; connection: SshConnection }> {
+  open(command: string): Promise<{ exec: ExecChannel; connection: SshConnection }> {
+    return this.#openChannel(async (connection) => ({ exec: await connection.exec(command), connection }));
+  }
+
+  /** An SFTP session on one of the host's connections, holding a session slot until `release`. */
+  openSftp(): Promise<{ sftp: ssh2.SFTPWrapper; connection: SshConnection }> {
+    return this.#openChannel(async (connection) => ({ sftp: await connection.sftp(), connection }));
+  }
+
+  async #openChannel<T>(open: (connection: SshConnection) => Promise<T>): Promise<T> {
     const giveUpAt = Date.now() + (this.#launcher.options.sessionWaitSeconds ?? 120) * 1000;
     for (let attempt = 0; ; attempt++) {
       const connection = await this.#slot();
       try {
-        return { exec: await connection.exec(command), connection };
+        return await open(connection);
       } catch (error) {
         this.release(connection);
         if (!(error instanceof ChannelRefusedError)) throw error;
@@ -190,6 +202,7 @@ export class SshLauncher implements Launcher {
   readonly #serverHandshakes = new Map<string, LimitFunction>();
   readonly #running = new RunningProcesses<SshProcess>();
   readonly #hops = new Set<SshConnection>();
+  readonly #homes = new Map<string, Promise<string>>();
 
   constructor(options: SshLauncherOptions) {
     this.options = options;
@@ -237,11 +250,43 @@ export class SshLauncher implements Launcher {
   }
 
   async start(host: string, command: string): Promise<LaunchedProcess> {
-    let pool = this.#pools.get(host);
-    if (!pool) this.#pools.set(host, (pool = new HostPool(host, this)));
+    const pool = this.#pool(host);
     const { exec, connection } = await pool.open(command);
     const owner = pool;
     return this.#running.track(new SshProcess(exec, connection, () => owner.release(connection)));
+  }
+
+  /** The host's files over SFTP, on a session slot of its pool until `close()`. */
+  async files(host: string): Promise<HostFiles> {
+    const { sftp, connection } = await this.#pool(host).openSftp();
+    const pool = this.#pool(host);
+    return new SftpFiles(host, sftp, connection, () => pool.release(connection), () => this.#home(host));
+  }
+
+  /** `$HOME` of the user the host's jobs run as, asked once per host. */
+  #home(host: string): Promise<string> {
+    let home = this.#homes.get(host);
+    if (!home) {
+      home = (async () => {
+        const launched = await this.start(host, 'printf %s "$HOME"');
+        let text = '';
+        launched.stdout.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+        launched.stderr.resume();
+        launched.stdin.end();
+        await launched.exited;
+        if (!text.startsWith('/')) throw new HostFileError(host, '~', 'failed', `cannot tell the home directory on ${host} ($HOME is ${JSON.stringify(text)})`);
+        return text;
+      })();
+      home.catch(() => this.#homes.delete(host));
+      this.#homes.set(host, home);
+    }
+    return home;
+  }
+
+  #pool(host: string): HostPool {
+    let pool = this.#pools.get(host);
+    if (!pool) this.#pools.set(host, (pool = new HostPool(host, this)));
+    return pool;
   }
 
   /** Opens a fresh connection to the host (not through its pool, whose connections may be the dead ones) and closes it. */

@@ -30,9 +30,10 @@ describe('pipeline hosts check against real sshd test hosts', function () {
   it('reports every clusterdesc host ok with its node version and latency', async () => {
     const result = await p.ws.run(['hosts', 'check']);
     expect(result.code, result.stdout + result.stderr).to.equal(0);
-    expect(result.stdout.split('\n')[0]).to.match(/^HOST +STATUS +NODE +AGENT PROTOCOL +LATENCY MS +PROBLEM$/);
+    expect(result.stdout.split('\n')[0]).to.match(/^HOST +STATUS +NODE +AGENT PROTOCOL +DEPLOYED +LATENCY MS +PROBLEM$/);
     for (const alias of ['node1', 'node2', 'node3']) {
-      const [host, status, node, agent, latency] = row(result.stdout, alias);
+      const [host, status, node, agent, deployed, latency] = row(result.stdout, alias);
+      expect(deployed, 'nothing deployed: the framework was copied by hand').to.equal('-');
       expect(host).to.equal(alias);
       expect(status).to.equal('ok');
       expect(node).to.match(/^v\d+\.\d+\.\d+$/);
@@ -47,7 +48,7 @@ describe('pipeline hosts check against real sshd test hosts', function () {
     expect(code).to.equal(0);
     expect(hosts.map((h) => h.host)).to.deep.equal(['node1', 'node2', 'node3']);
     for (const h of hosts) {
-      expect(h).to.have.all.keys('host', 'ok', 'reachable', 'authenticated', 'hostKey', 'node', 'framework', 'agent', 'latencyMs', 'error');
+      expect(h).to.have.all.keys('host', 'ok', 'reachable', 'authenticated', 'hostKey', 'node', 'framework', 'agent', 'deployed', 'deployedCurrent', 'latencyMs', 'error');
       expect(h).to.include({ ok: true, reachable: true, authenticated: true, hostKey: true, framework: true, agent: 1, error: null });
       expect(h.node).to.match(/^v\d+/);
       expect(h.latencyMs).to.be.a('number').and.above(0);
@@ -61,7 +62,7 @@ describe('pipeline hosts check against real sshd test hosts', function () {
       expect(result.code, result.stdout + result.stderr).to.equal(1);
       expect(row(result.stdout, 'node1')[1]).to.equal('ok');
       expect(row(result.stdout, 'node3')[1]).to.equal('ok');
-      const [, status, node, agent, latency, problem] = row(result.stdout, 'node2');
+      const [, status, node, agent, , latency, problem] = row(result.stdout, 'node2');
       expect([status, node, agent, latency]).to.deep.equal(['FAILED', '-', '-', '-']);
       expect(problem).to.match(/cannot connect to .*node2 \(127\.0\.0\.3:\d+\): connection refused/);
       expect(result.stdout).to.include('2 of 3 hosts ok, 1 FAILED');
@@ -84,7 +85,7 @@ describe('pipeline hosts check against real sshd test hosts', function () {
     const result = await p.ws.run(['hosts', 'check', '--hosts', 'node1']);
     expect(result.code).to.equal(1);
     expect(row(result.stdout, 'node1')[1]).to.equal('FAILED');
-    expect(row(result.stdout, 'node1')[5]).to.match(/host key of node1 \(127\.0\.0\.2:\d+\) is unknown/);
+    expect(row(result.stdout, 'node1')[6]).to.match(/host key of node1 \(127\.0\.0\.2:\d+\) is unknown/);
 
     const { hosts } = await checkJson('--hosts', 'node1');
     expect(hosts[0]).to.include({ ok: false, reachable: true, hostKey: false, authenticated: null, node: null });

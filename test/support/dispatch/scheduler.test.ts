@@ -10,6 +10,7 @@ import type { LaunchedProcess, Launcher } from '../../../support/launchers/launc
 import { LocalLauncher } from '../../../support/launchers/local.js';
 import { openRunLog, type RunLog } from '../../../support/logging/run-log.js';
 import { Scheduler, type SchedulerSettings } from '../../../support/dispatch/scheduler.js';
+import type { HostFiles } from '../../../support/launchers/host-files.js';
 import { livingMembers as groupMembers } from '../../../support/protocol/process-group.js';
 
 const PARALLEL_EXAMPLE = '/work/main/dist/nodes/parallel_example.js';
@@ -48,6 +49,10 @@ class SlowStartLauncher implements Launcher {
     return Promise.resolve();
   }
 
+  files(host: string): Promise<HostFiles> {
+    return this.#inner.files(host);
+  }
+
   close(): Promise<void> {
     return this.#inner.close();
   }
@@ -75,6 +80,10 @@ class ReachabilityLauncher implements Launcher {
     if (failures > 0) this.failNext.set(host, failures - 1);
     if (this.down.has(host) || failures > 0) throw new LaunchError(host, `${host}: connection refused`, { problem: 'unreachable' });
     return this.#inner.start(host, command);
+  }
+
+  files(host: string): Promise<HostFiles> {
+    return this.#inner.files(host);
   }
 
   async probe(host: string): Promise<void> {
