@@ -10,7 +10,7 @@
  * through the link once, at start); the last KEEP_VERSIONS versions stay for such jobs.
  */
 import pLimit from 'p-limit';
-import { DRAFT_MARK, draftName, HostFileError, makeDirectories, onHost, removeTree, type HostFiles } from '../launchers/host-files.js';
+import { DRAFT_MARK, draftName, HostFileError, makeDirectories, onHost, putWhole, removeTree, type HostFiles } from '../launchers/host-files.js';
 import { objectName, type DeployBundle } from './deploy-bundle.js';
 
 /** The versions kept besides the current one, for jobs that started on them. */
@@ -77,10 +77,7 @@ async function sendObjects(files: HostFiles, bundle: DeployBundle, root: string,
   const wanted = new Map(bundle.files.filter((file) => !held.has(objectName(file))).map((file) => [objectName(file), file]));
   const limit = pLimit(FILES_IN_FLIGHT);
   await Promise.all([...wanted].map(([name, file]) => limit(async () => {
-    const path = `${root}/.objects/${name}`;
-    const draft = draftName(path);
-    await files.put(file.source, draft, { mode: file.executable ? 0o755 : 0o644 });
-    await files.rename(draft, path);
+    await putWhole(files, file.source, `${root}/.objects/${name}`, { mode: file.executable ? 0o755 : 0o644 });
     result.filesSent++;
     result.bytesSent += file.size;
   })));

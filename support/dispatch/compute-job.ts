@@ -1,4 +1,5 @@
 /** A ComputeJob: "run this node script (or command) on that host with these arguments". */
+import { basename, isAbsolute, resolve } from 'node:path';
 import { JobDefinitionError } from '../errors.js';
 import type { JsonValue } from '../protocol/messages.js';
 import { isVariableName } from '../protocol/shell-words.js';
@@ -47,6 +48,31 @@ export interface ComputeJobOptions {
    * scripts that keep no state between jobs; isolation (a fresh process) is the default.
    */
   warm?: boolean;
+  /**
+   * Files or directories of the control node copied to the job's own directory on its host
+   * before it starts (where it runs): a path (copied under its base name), or `{ from, to }`
+   * with `to` relative to that directory.
+   */
+  stageIn?: ReadonlyArray<string | StagedFile>;
+  /**
+   * Files or directories the job makes in its directory, copied back to the control node once
+   * it succeeded: a relative path (to `<job directory>/outputs/<job id>/<path>`), or `{ from, to }`
+   * with `to` a path here. One the job did not make fails it with `stage-out-failed`.
+   */
+  stageOut?: ReadonlyArray<string | StagedFile>;
+  /** Remove the job's directory on its host after each attempt (with whatever the job left there). */
+  cleanup?: boolean;
+}
+
+export interface StagedFile {
+  from: string;
+  to?: string;
+}
+
+/** The options with stageIn and stageOut as { from, to } (stageIn's `to` always set, its `from` absolute). */
+export interface ResolvedJobOptions extends ComputeJobOptions {
+  stageIn?: ReadonlyArray<Required<StagedFile>>;
+  stageOut?: ReadonlyArray<StagedFile>;
 }
 
 export type RetryOn = readonly FailureReason[] | ((results: JobResults) => boolean);
@@ -102,12 +128,41 @@ function checkJson(job: string, value: unknown, where: string, seen: Set<object>
   throw new JobDefinitionError(job, `${where} is ${kindOf(value)}, which JSON cannot carry; arguments must be strings, finite numbers, booleans, null, arrays or plain objects`);
 }
 
+/** A path inside the job's directory on its host: relative, and not climbing out of it. */
+function checkInside(job: string, path: unknown, where: string): string {
+  if (typeof path !== 'string' || path === '') throw new JobDefinitionError(job, `${where} must be a non-empty path, got ${kindOf(path)}`);
+  if (isAbsolute(path) || path.split('/').includes('..')) throw new JobDefinitionError(job, `${where} ${JSON.stringify(path)} must be a path inside the job's directory on its host (relative, without ..)`);
+  return path.replace(/\/+$/, '');
+}
+
+function resolveStaging(job: string, options: ComputeJobOptions): Pick<ResolvedJobOptions, 'stageIn' | 'stageOut'> {
+  const resolved: Pick<ResolvedJobOptions, 'stageIn' | 'stageOut'> = {};
+  if (options.stageIn !== undefined) {
+    if (!Array.isArray(options.stageIn)) throw new JobDefinitionError(job, 'stageIn must be a list of paths or { from, to } objects');
+    resolved.stageIn = options.stageIn.map((entry: string | StagedFile, i) => {
+      const from = typeof entry === 'string' ? entry : entry?.from;
+      if (typeof from !== 'string' || from === '') throw new JobDefinitionError(job, `stageIn[${i}] must be a path or { from, to }, got ${kindOf(entry)}`);
+      const to = typeof entry === 'string' || entry.to === undefined ? basename(from) : entry.to;
+      return { from: resolve(from), to: checkInside(job, to, `stageIn[${i}].to`) };
+    });
+  }
+  if (options.stageOut !== undefined) {
+    if (!Array.isArray(options.stageOut)) throw new JobDefinitionError(job, 'stageOut must be a list of paths or { from, to } objects');
+    resolved.stageOut = options.stageOut.map((entry: string | StagedFile, i) => {
+      const from = checkInside(job, typeof entry === 'string' ? entry : entry?.from, `stageOut[${i}]`);
+      const to = typeof entry === 'string' || entry.to === undefined ? undefined : resolve(entry.to);
+      return to === undefined ? { from } : { from, to };
+    });
+  }
+  return resolved;
+}
+
 export class ComputeJob {
   /** Where the job runs; a job created without a host gets the least busy cluster host when it is scheduled. */
   host: string;
   readonly command: NodeScript | string;
   readonly args: JsonValue[];
-  readonly options: ComputeJobOptions;
+  readonly options: ResolvedJobOptions;
   /** Run-wide id, used to tag log lines and messages. */
   readonly id: string;
   /** The host the job was created with; null when any cluster host will do. Part of its identity for resume. */
@@ -121,8 +176,8 @@ export class ComputeJob {
     this.requestedHost = host || null;
     this.command = command;
     this.args = [...args];
-    this.options = options;
     this.id = options.name ?? String(nextJobNumber++);
+    this.options = { ...options, ...resolveStaging(this.id, options) } as ResolvedJobOptions;
     checkEnvironment(this.id, options.environment);
     this.args.forEach((arg, index) => checkJson(this.id, arg, `argument ${index}`));
     this.pinned = options.pinned ?? Boolean(host);
@@ -130,6 +185,11 @@ export class ComputeJob {
       throw new JobDefinitionError(this.id, 'warm is for JavaScript node scripts; shell commands and Python scripts always start afresh');
     }
     this.results = { state: 'pending', returncode: null, signal: null, outputs: {}, duration: 0, host: this.host, retries: 0, attempts: [] };
+  }
+
+  /** Whether the job has files to copy or a directory to clean: it then runs in a directory of its own on its host. */
+  get isStaged(): boolean {
+    return Boolean(this.options.stageIn?.length || this.options.stageOut?.length || this.options.cleanup);
   }
 
   get isNodeScript(): boolean {

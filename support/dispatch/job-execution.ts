@@ -13,7 +13,8 @@ import type { Logger } from '../logging/run-log.js';
 import type { ComputeJob } from './compute-job.js';
 import { environmentBlock } from './launch-command.js';
 import { readUsageReport, SAMPLE_REQUEST } from './shell-usage.js';
-import type { AttemptRecord, FailureReason, JobResults, JobUsage, LaunchProblem } from '../protocol/job-outcome.js';
+import type { AttemptRecord, FailureReason, JobResults, JobUsage, LaunchProblem, TransferProblem } from '../protocol/job-outcome.js';
+import { StagingError, type JobStaging } from './job-staging.js';
 import { USAGE_SAMPLE_MS } from '../protocol/job-usage.js';
 import { LaunchError, type ExitStatus, type LaunchedProcess } from '../launchers/launcher.js';
 import {
@@ -51,6 +52,8 @@ export interface ExecutionOptions {
   environment?: Record<string, string>;
   /** The job's mark, which ends the environment block of a plain command. */
   mark?: string;
+  /** A staged job's copies in and out of its directory on the host (job-staging.ts). */
+  staging?: JobStaging;
 }
 
 /** What a shell on the host says when a launch can never work as configured. */
@@ -61,6 +64,7 @@ interface Outcome {
   message?: string;
   stack?: string;
   launchProblem?: LaunchProblem;
+  transferProblem?: TransferProblem;
 }
 
 class JobExecution {
@@ -79,6 +83,8 @@ class JobExecution {
   /** CPU and peak memory, from the node's result or exception, or a plain command's guard. */
   #usage: JobUsage | undefined;
   #messages = 0;
+  /** Where the stageOut files went, once every one of them arrived. */
+  #stagedOut: Record<string, string> | undefined;
   #timedOut = false;
   #cancelled = false;
 
@@ -99,13 +105,32 @@ class JobExecution {
     if (this.#options.signal?.aborted) {
       outcome = { failure: 'cancelled', message: 'cancelled before it started' };
     } else {
+      const staging = this.#options.staging;
+      // A cancelled run does not wait for a transfer: closing the session fails it at once.
+      const stopStaging = () => staging?.close();
+      this.#options.signal?.addEventListener('abort', stopStaging, { once: true });
       try {
+        await staging?.stageIn();
+        this.#options.signal?.removeEventListener('abort', stopStaging);
         const launched = await this.#options.start();
         status = await this.#watch(launched);
         outcome = this.#classify(status);
+        if (!outcome.failure && staging && job.options.stageOut?.length) {
+          this.#options.signal?.addEventListener('abort', stopStaging, { once: true });
+          this.#stagedOut = await staging.stageOut();
+        }
       } catch (error) {
-        if (!(error instanceof LaunchError)) throw error;
-        outcome = { failure: 'launch-failed', message: error.message, ...(error.problem ? { launchProblem: error.problem } : {}) };
+        if (this.#options.signal?.aborted && error instanceof StagingError) outcome = { failure: 'cancelled', message: 'cancelled while its files were copied' };
+        else if (error instanceof StagingError) outcome = { failure: error.reason as FailureReason, message: error.message, transferProblem: error.problem };
+        else if (error instanceof LaunchError) outcome = { failure: 'launch-failed', message: error.message, ...(error.problem ? { launchProblem: error.problem } : {}) };
+        else throw error;
+      } finally {
+        this.#options.signal?.removeEventListener('abort', stopStaging);
+        if (staging && job.options.cleanup) {
+          const problem = await staging.cleanup();
+          if (problem) this.#log.warn(problem);
+        }
+        staging?.close();
       }
     }
     job.results = {
@@ -119,6 +144,7 @@ class JobExecution {
       attempts,
       ...outcome,
       ...(this.#usage ? { usage: this.#usage } : {}),
+      ...(this.#stagedOut && !outcome.failure ? { stagedOut: this.#stagedOut } : {}),
     };
     this.#report();
     return job.results;

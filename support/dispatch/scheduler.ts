@@ -18,6 +18,10 @@ import type { LogPressure } from '../logging/log-pressure.js';
 import { perHostLimit } from '../config/pipeline-config.js';
 import type { Logger } from '../logging/run-log.js';
 import type { LogLevel } from '../protocol/messages.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import pLimit, { type LimitFunction } from 'p-limit';
+import { JobStaging, stagedDirectory } from './job-staging.js';
 import type { JobEnded, RunEvent, RunEvents } from '../records/run-events.js';
 
 export interface ScheduleOptions {
@@ -67,11 +71,15 @@ export interface SchedulerSettings {
   durable?: () => Promise<void>;
   /** Undefined while the run's per-job files keep up; else resolves once they have caught up: no job starts before. */
   recordsCaughtUp?: () => Promise<void> | undefined;
+  /** Where staged jobs' directories are (`<working_directory>/<job name>/<id>` on the host, `<job directory>/outputs/<id>` here), and the transfers a host takes at once. */
+  staging?: { jobName: string; jobDirectory: string; transfersPerHost: number };
 }
 
 export type JobEndedListener = (job: ComputeJob) => void;
 
 const MAX_RETRY_DELAY_S = 60;
+/** Copies to or from one host at once, over all its staged jobs (`[remote] max_transfers_per_node`). */
+export const DEFAULT_TRANSFERS_PER_HOST = 4;
 
 /** Whether a failed attempt is tried again: infrastructure failures always (a wrong host key or a cause the same on every try never), job failures when asked. */
 export function isRetryable(results: JobResults, retryOn: RetryOn | undefined): boolean {
@@ -81,6 +89,12 @@ export function isRetryable(results: JobResults, retryOn: RetryOn | undefined): 
       return false;
     case 'connection-lost':
       return true;
+    case 'stage-in-failed':
+    case 'stage-out-failed':
+      // A dropped connection, or what the host could not say more of, may pass; a missing file, a refusal or a full disk will not.
+      if (results.transferProblem === 'lost' || results.transferProblem === 'failed') return true;
+      if (!retryOn) return false;
+      return typeof retryOn === 'function' ? retryOn(results) : retryOn.includes(results.failure);
     case 'launch-failed':
       return results.launchProblem !== 'host-key' && results.launchProblem !== 'unhealthy' && results.launchProblem !== 'not-startable';
     default:
@@ -187,6 +201,8 @@ export class Scheduler {
   /** The names of the run's jobs, and the jobs they belong to: a job's log, files and records are found by its name. */
   readonly #names = new Set<string>();
   readonly #named = new WeakSet<ComputeJob>();
+  /** Each host's transfer slots, shared by the staged jobs on it. */
+  readonly #transfers = new Map<string, LimitFunction>();
 
   constructor(settings: SchedulerSettings) {
     this.#settings = settings;
@@ -203,7 +219,9 @@ export class Scheduler {
       const key = this.#identities.keyOf(job, recipe);
       this.#keys.set(job, key);
       const recorded = settings.dryRun ? undefined : settings.reusable?.(key);
-      if (recorded) {
+      const gone = recorded?.stagedOut ? Object.values(recorded.stagedOut).find((path) => !existsSync(path)) : undefined;
+      if (gone) settings.logger.info(`succeeded in an earlier run, but its staged output ${gone} is gone: run again`, { host: recorded!.host, job: job.id });
+      if (recorded && !gone) {
         this.#reuse(job, recorded);
         reused.push(job);
         continue;
@@ -325,15 +343,18 @@ export class Scheduler {
     this.#emit({ type: 'job-started', time: new Date().toISOString(), run: settings.runId ?? '', job: job.id, key: this.#keys.get(job) ?? '', host: job.host, attempt: earlier.length + 1,
       command: buildCommand(job, settings.placement, { guard: false, environment: 'omitted' }), args: job.args });
     const mark = newJobMark();
-    const command = buildCommand(job, settings.placement, { mark, measure: true });
+    const staging = job.isStaged ? this.#staging(job) : undefined;
+    const placement = staging ? { ...settings.placement, workingDirectory: staging.remoteDirectory } : settings.placement;
+    const command = buildCommand(job, placement, { mark, measure: true });
     const { dispatch } = settings;
     return executeJob(job, {
       start: async () => dispatch
-        ? dispatch.start(job.host, { command, agentJob: () => agentJob(job, settings.placement, { mark, logLevel: settings.logLevel }) })
+        ? dispatch.start(job.host, { command, agentJob: () => agentJob(job, placement, { mark, logLevel: settings.logLevel }) })
         : settings.launchers.for(job.host).start(job.host, command),
       command,
-      environment: splitEnvironment(job, settings.placement).stdin,
+      environment: splitEnvironment(job, placement).stdin,
       mark,
+      ...(staging ? { staging: staging.staging } : {}),
       logger: settings.logger,
       logLevel: settings.logLevel,
       signal,
@@ -382,7 +403,25 @@ export class Scheduler {
       ...(results.launchProblem ? { launchProblem: results.launchProblem } : {}),
       ...(results.reused ? { reused: true } : {}),
       ...(results.usage ? { usage: results.usage } : {}),
+      ...(results.transferProblem ? { transferProblem: results.transferProblem } : {}),
+      ...(results.stagedOut ? { stagedOut: results.stagedOut } : {}),
     });
+  }
+
+  /** A staged job's directory on its host and its copies in and out. */
+  #staging(job: ComputeJob): { remoteDirectory: string; staging: JobStaging } {
+    const settings = this.#settings;
+    const where = settings.staging ?? { jobName: 'pipeline', jobDirectory: '.', transfersPerHost: DEFAULT_TRANSFERS_PER_HOST };
+    const remoteDirectory = stagedDirectory(settings.placement.workingDirectory ?? '~', where.jobName, job);
+    let transfers = this.#transfers.get(job.host);
+    if (!transfers) this.#transfers.set(job.host, (transfers = pLimit(where.transfersPerHost)));
+    const staging = new JobStaging(job, {
+      launcher: settings.launchers.for(job.host),
+      remoteDirectory,
+      localDirectory: join(where.jobDirectory, 'outputs', job.id.replace(/[^A-Za-z0-9._-]/g, '_')),
+      transfers,
+    });
+    return { remoteDirectory, staging };
   }
 
   /** A job that succeeded in an earlier run with the same identity: its recorded results, not run again. */
@@ -391,6 +430,7 @@ export class Scheduler {
     job.results = {
       state: 'succeeded', returncode: recorded.returncode, signal: recorded.signal, outputs: recorded.outputs, duration: recorded.duration,
       host: recorded.host, retries: recorded.retries, attempts: [], reused: true,
+      ...(recorded.stagedOut ? { stagedOut: recorded.stagedOut } : {}),
     };
     this.#settings.logger.verbose(`succeeded in an earlier run (${recorded.time}); not run again, its outputs reused`, { host: job.host, job: job.id });
     this.#queued(job);

@@ -9,6 +9,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { pipeline } from 'node:stream/promises';
+import type { TransferProblem } from '../protocol/job-outcome.js';
 
 export interface HostEntry {
   name: string;
@@ -22,7 +23,7 @@ export interface HostEntry {
  * Why a file operation failed: `missing` (no such file), `denied`, `full` (no space left),
  * `lost` (the connection went: worth a retry), `failed` (anything else the host said).
  */
-export type HostFileProblem = 'missing' | 'denied' | 'full' | 'lost' | 'failed';
+export type HostFileProblem = TransferProblem;
 
 export class HostFileError extends Error {
   readonly problem: HostFileProblem;
@@ -76,6 +77,18 @@ export function draftName(path: string): string {
 }
 
 export const DRAFT_MARK = '.part-';
+
+/** Copies a file to the host under a draft name and renames it into place; a failed copy leaves no draft behind taking room. */
+export async function putWhole(files: HostFiles, localPath: string, path: string, options?: TransferOptions): Promise<void> {
+  const draft = draftName(path);
+  try {
+    await files.put(localPath, draft, options);
+    await files.rename(draft, path);
+  } catch (error) {
+    await files.unlink(draft).catch(() => {});
+    throw error;
+  }
+}
 
 /** Expands a leading `~` of a host path with that host's home. */
 export async function onHost(files: HostFiles, path: string): Promise<string> {

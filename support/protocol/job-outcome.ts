@@ -17,7 +17,9 @@ export type FailureReason =
   | 'launch-failed'   // could not be started: host unreachable, authentication, host key, executable missing
   | 'cancelled'       // the run was interrupted, or fail-fast stopped it
   | 'node-exception'  // the node script threw
-  | 'outputs-too-large'; // its outputs were over the cap (MAX_OUTPUTS_BYTES): they could not all arrive
+  | 'outputs-too-large' // its outputs were over the cap (MAX_OUTPUTS_BYTES): they could not all arrive
+  | 'stage-in-failed'   // a stageIn file could not be copied to its host (the file is named)
+  | 'stage-out-failed'; // a stageOut file was not made, or could not be copied back (the file is named)
 
 export type JobState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
 
@@ -55,7 +57,13 @@ export interface JobResults {
   /** How many times the job was retried; its earlier attempts, oldest first. */
   retries: number;
   attempts: AttemptRecord[];
+  /** For `stage-in-failed` and `stage-out-failed`: why (`missing`, `denied`, `full`, `lost`, `failed`). */
+  transferProblem?: TransferProblem;
+  /** The job's stageOut files on the control node: each path as the job named it, and where it was copied. */
+  stagedOut?: Record<string, string>;
 }
+
+export type TransferProblem = 'missing' | 'denied' | 'full' | 'lost' | 'failed';
 
 /**
  * What kept a job from starting, when it is known: the connection's failure, a node executable

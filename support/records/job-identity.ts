@@ -11,7 +11,7 @@ export interface IdentifiedJob {
   readonly isNodeScript: boolean;
   readonly command: { toString(): string } | string;
   readonly args: readonly unknown[];
-  readonly options: { readonly environment?: Record<string, string> };
+  readonly options: { readonly environment?: Record<string, string>; readonly stageIn?: readonly unknown[]; readonly stageOut?: readonly unknown[] };
 }
 
 /** JSON with object keys sorted, so that equal values hash equally. */
@@ -37,6 +37,8 @@ export class JobIdentities {
       command: job.isNodeScript ? { node: String(job.command) } : { shell: String(job.command) },
       args: job.args,
       environment: job.options.environment ?? {},
+      // Only a staged job has it: the identities of every other job stay as they were recorded.
+      ...(job.options.stageIn || job.options.stageOut ? { staging: { in: job.options.stageIn ?? [], out: job.options.stageOut ?? [] } } : {}),
     });
     const n = (this.#seen.get(base) ?? 0) + 1;
     this.#seen.set(base, n);

@@ -2,7 +2,7 @@
  * What happens in a run, as typed events keyed on `type`: the journal records them, `--json`
  * prints them, the status line counts them. One union, so a new kind reaches every consumer.
  */
-import type { FailureReason, JobState, JobUsage, LaunchProblem } from '../protocol/job-outcome.js';
+import type { FailureReason, JobState, JobUsage, LaunchProblem, TransferProblem } from '../protocol/job-outcome.js';
 import type { JsonValue } from '../protocol/messages.js';
 
 export const RECORD_VERSION = 1;
@@ -72,6 +72,9 @@ export interface JobEnded {
   reused?: boolean;
   /** CPU and peak memory of the job's processes on its host, when measured. */
   usage?: JobUsage;
+  transferProblem?: TransferProblem;
+  /** Where the job's stageOut files were copied on the control node (a resumed run checks they are still there). */
+  stagedOut?: Record<string, string>;
 }
 
 export interface RunEnded {

@@ -159,6 +159,8 @@ const OUTCOMES = {
   'launch-failed': { colour: '#7b4a26', severity: 5 },
   'node-exception': { colour: '#d0357f', severity: 5 },
   'outputs-too-large': { colour: '#b5701d', severity: 5 },
+  'stage-in-failed': { colour: '#2f7f86', severity: 5 },
+  'stage-out-failed': { colour: '#1d5a61', severity: 5 },
   unknown: { colour: '#555555', severity: 5 },
   // States, for the header's counts.
   failed: { colour: '#d93f3f', severity: 5 },

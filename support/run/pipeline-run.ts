@@ -112,6 +112,7 @@ export class PipelineRun {
     const installRoot = this.config.installRoot;
     const environment = this.config.environment;
     const dispatchMode = this.config.dispatchMode;
+    const transfersPerHost = this.config.transfersPerHost;
     const launchers = createLaunchers(this.config, (target, file, print) => {
       this.logger.warn(`accepted new host key of ${target.alias} (${print}) into ${file}`);
     });
@@ -195,6 +196,7 @@ export class PipelineRun {
       reusable: (key) => this.#reusable.get(key),
       durable: () => this.#journal?.synced() ?? Promise.resolve(),
       recordsCaughtUp: () => this.#jobFiles?.caughtUp(),
+      staging: { jobName: this.jobName, jobDirectory: this.jobDirectory, transfersPerHost },
     });
   }
 

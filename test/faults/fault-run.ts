@@ -28,6 +28,9 @@ export interface JobSpec {
   environment?: Record<string, string>;
   /** A JSON file of more variables, which the recipe reads (so they are on no command line). */
   environmentFile?: string;
+  stageIn?: Array<string | { from: string; to?: string }>;
+  stageOut?: Array<string | { from: string; to?: string }>;
+  cleanup?: boolean;
 }
 
 export type JobReport = JobResults & { name: string };

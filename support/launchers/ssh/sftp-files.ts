@@ -175,8 +175,10 @@ export class SftpFiles implements HostFiles {
 
   async freeBytes(path: string): Promise<number | undefined> {
     try {
-      const stats = await this.#call<{ bavail: number; frsize: number }>(path, 'cannot measure', (done) => this.#sftp.ext_openssh_statvfs(path, done as never));
-      return stats.bavail * stats.frsize;
+      // ssh2 gives the fields as statvfs(3) names them, 64-bit (a number, or a bigint when large).
+      const stats = await this.#call<{ f_bavail: number | bigint; f_frsize: number | bigint }>(path, 'cannot measure', (done) => this.#sftp.ext_openssh_statvfs(path, done as never));
+      const free = Number(stats.f_bavail) * Number(stats.f_frsize);
+      return Number.isFinite(free) ? free : undefined;
     } catch {
       return undefined;
     }
