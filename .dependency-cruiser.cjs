@@ -61,6 +61,13 @@ module.exports = {
       to: { path: '^support/(recipe|run|cli)/' },
     },
     {
+      name: 'deploy-knows-no-jobs',
+      comment: 'Deploying copies files to hosts through their launchers: no scheduler, recipe, records or run.',
+      severity: 'error',
+      from: { path: '^support/deploy/' },
+      to: { path: '^support/(recipe|dispatch|records|run|cli)/' },
+    },
+    {
       name: 'nothing-imports-the-cli',
       comment: 'The CLI is the top: nothing under support/ imports it.',
       severity: 'error',

@@ -66,4 +66,29 @@ describe('support/dispatch/compute-job', () => {
       expect(job.args).to.have.length(9);
     });
   });
+
+  describe('staged files', () => {
+    const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+      ['an absolute stageOut path', { stageOut: ['/etc/passwd'] }, /stageOut\[0\] "\/etc\/passwd" must be a path inside the job's directory on its host/],
+      ['a stageOut path climbing out', { stageOut: ['../x'] }, /stageOut\[0\] "..\/x" must be a path inside/],
+      ['a stageIn `to` climbing out', { stageIn: [{ from: 'a', to: 'b/../../c' }] }, /stageIn\[0\]\.to "b\/..\/..\/c" must be a path inside/],
+      ['a stageIn entry that is not a path', { stageIn: [42] }, /stageIn\[0\] must be a path or \{ from, to \}, got 42/],
+      ['stageIn that is not a list', { stageIn: 'a.txt' }, /stageIn must be a list/],
+    ];
+    for (const [what, options, message] of cases) {
+      it(`refuses ${what}, naming the job`, () => {
+        const error = refusal(() => new ComputeJob('h', 'true', [], { name: 'staged', ...options } as never));
+        expect(error.message).to.match(/staged/);
+        expect(error.message).to.match(message);
+      });
+    }
+
+    it('a stageIn path lands under its base name, absolute here; a job with files is staged, one without is not', () => {
+      const job = new ComputeJob('h', 'true', [], { stageIn: ['data/in.ms', { from: '/x/cal', to: 'c/cal' }], stageOut: ['out.txt/'] });
+      expect(job.options.stageIn).to.deep.equal([{ from: `${process.cwd()}/data/in.ms`, to: 'in.ms' }, { from: '/x/cal', to: 'c/cal' }]);
+      expect(job.options.stageOut).to.deep.equal([{ from: 'out.txt' }]);
+      expect(job.isStaged).to.equal(true);
+      expect(new ComputeJob('h', 'true').isStaged).to.equal(false);
+    });
+  });
 });
