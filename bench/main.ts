@@ -10,6 +10,7 @@ import { machineLine, table } from './report.js';
 import { fileCreationMs, RECORDS } from './records.js';
 import { benchAgentJobs, benchFanOut, benchNodeJobs, benchShellJobs } from './ssh-dispatch.js';
 import { benchStartUp } from './start-up.js';
+import { benchStageIn } from './staging-transfer.js';
 
 type RowRunner = (quick: boolean, progress: (line: string) => void) => Promise<BenchRow[]>;
 
@@ -22,6 +23,7 @@ const ROWS: Array<[string, string, RowRunner]> = [
   ['5', 'fan-out to 16 hosts vs raw ssh2', (quick, progress) => benchFanOut({ quick, progress })],
   ['6', 'start-up of pipeline --help and pipeline status vs node -e 0', (quick, progress) => benchStartUp({ quick, progress })],
   ['7', 'the warm agent: true jobs vs raw ssh2, warm and cold node scripts', (quick, progress) => benchAgentJobs({ quick, progress })],
+  ['8', 'a 200 MB stage-in over SFTP vs OpenSSH scp and sftp', (quick, progress) => benchStageIn({ quick, progress })],
 ];
 
 async function main(): Promise<number> {

@@ -44,7 +44,7 @@ async function execute({ config, jobName, recipe: recipeArg, inputs: given, args
   const dryRun = Boolean(args['dry-run']);
   const run = new PipelineRun({
     config, jobName, consoleLevel: consoleLevel(args), dryRun, hosts,
-    fresh: Boolean(args.fresh), resumeAnyway: Boolean(args['resume-anyway']),
+    fresh: Boolean(args.fresh), resumeAnyway: Boolean(args['resume-anyway']), deploy: Boolean(args.deploy),
     // The live view only where a person watches, and never in the way of --json.
     statusLine: Boolean(process.stdout.isTTY && process.stderr.isTTY) && !json && !args['dry-run'],
   });
@@ -73,7 +73,7 @@ async function execute({ config, jobName, recipe: recipeArg, inputs: given, args
     const { recipe, inputs } = await run.resolve(recipeArg, given);
     run.begin(recipe, inputs);
     if (run.log.logFile) run.logger.info(`job ${jobName}: log file ${run.log.logFile}`);
-    if (args.deploy && !dryRun && !(await run.deploy(recipe.path))) return returncode;
+    if (run.deploys && !(await run.deploy(recipe.path))) return returncode;
     ({ returncode, outputs } = await Promise.race([run.runRecipe(recipe, inputs), forced]));
     run.stopLiveView();
     // A dry run's outputs are what jobs that never ran left: nulls, not worth printing as results.

@@ -43,7 +43,7 @@ export function locateConfig(explicit: string | undefined, cwd = process.cwd()):
  */
 const KNOWN_KEYS: Record<string, readonly string[]> = {
   remote: [
-    'method', 'max_per_node', 'max_transfers_per_node', 'job_timeout', 'retries', 'retry_delay', 'environment', 'node_executable', 'python_executable', 'install_root',
+    'method', 'max_per_node', 'max_transfers_per_node', 'deploy', 'job_timeout', 'retries', 'retry_delay', 'environment', 'node_executable', 'python_executable', 'install_root',
     'ssh_config', 'identity_file', 'accept_new_host_keys', 'connect_timeout', 'keepalive_interval', 'keepalive_count_max',
     'max_sessions', 'max_connections_per_host', 'globalfs', 'cmdline', 'nodelist_variable', 'dispatch',
   ],
@@ -303,6 +303,11 @@ export class PipelineConfig {
 
   get keepaliveCountMax(): number {
     return this.getNumber('remote', 'keepalive_count_max', 3, { integer: true, min: 1 });
+  }
+
+  /** The hosts share no filesystem with this machine: every run deploys first (pipeline deploy) and runs the deployed node scripts. */
+  get deploy(): boolean {
+    return this.getBool('remote', 'deploy', false);
   }
 
   /** Copies of staged jobs' files to or from one host at once. */

@@ -9,8 +9,8 @@ import type { PipelineConfig } from '../config/pipeline-config.js';
 import { ConfigError, InputError, RecipeFailedError, UsageError, type RecordsError } from '../errors.js';
 import { inputNameKey, resolveInputs } from '../recipe/fields.js';
 import { clusterComputeHosts, expandHostRange } from '../config/cluster-description.js';
-import { agentScript, frameworkRoot, pythonRuntimeDirectory } from '../config/framework-paths.js';
-import { deployedPath, makeBundle, userProjects, type UserProject } from '../deploy/deploy-bundle.js';
+import { agentScript, pythonRuntimeDirectory } from '../config/framework-paths.js';
+import { deployedPath, makeBundle, type UserProject } from '../deploy/deploy-bundle.js';
 import { deployHosts, deploymentPlan, describeDeploy } from '../deploy/deployment.js';
 import { createLaunchers, type Launchers } from '../launchers/launcher-choice.js';
 import { fileLine } from '../logging/log-lines.js';
@@ -48,6 +48,8 @@ export interface PipelineRunOptions {
   resumeAnyway?: boolean;
   /** Keep a status line at the bottom of the console (a terminal). */
   statusLine?: boolean;
+  /** `--deploy`: deploy to the hosts first and run the deployed node scripts (also `[remote] deploy = true`). */
+  deploy?: boolean;
 }
 
 export interface RecipeResult {
@@ -92,6 +94,8 @@ export class PipelineRun {
   readonly #outage: RecordsOutage;
   /** The user directories whose node scripts the hosts run from their deployed copy. */
   #projects: UserProject[];
+  /** Whether the run deploys before its first job (`--deploy`, `[remote] deploy`). */
+  readonly deploys: boolean;
 
   constructor(options: PipelineRunOptions) {
     const startTime = startTimeStamp(new Date());
@@ -155,8 +159,9 @@ export class PipelineRun {
       moreSinks: () => this.#jobFiles?.streams ?? [],
     }));
     this.launchers = launchers;
-    // With the framework elsewhere on the hosts, the recipe directories' node scripts are the deployed copies (pipeline deploy).
-    this.#projects = installRoot === frameworkRoot ? [] : userProjects(this.config.recipeDirectories);
+    // A deploying run runs the deployed copies of the recipe directories' node scripts; otherwise they are at their own path on the hosts.
+    this.deploys = !options.dryRun && (Boolean(options.deploy) || this.config.deploy);
+    this.#projects = this.deploys ? deploymentPlan(this.config).projects : [];
     const run = this;
     const placement: CommandPlacement = {
       workingDirectory,
@@ -341,7 +346,7 @@ export class PipelineRun {
   }
 
   /**
-   * `--deploy`: brings the framework and the node scripts of the recipe directories (and of the
+   * `--deploy` or `[remote] deploy`: brings the framework and the node scripts of the recipe directories (and of the
    * recipe's own) onto the run's hosts before any job starts; only changed files travel. False,
    * with an error per host, when a host could not be deployed to: then no job is started.
    */

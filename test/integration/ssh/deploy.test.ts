@@ -105,14 +105,22 @@ describe('pipeline deploy: hosts without a shared filesystem (3 real sshd hosts,
       expect(row).to.include({ deployed: version, deployedCurrent: true });
     }
 
-    const example = await p.ws.run(['run', 'parallel_example', '--jobs', '6', '--json']);
+    const example = await p.ws.run(['run', 'parallel_example', '--jobs', '6', '--json', '--deploy']);
     expect(example.code, example.stderr.slice(-3000)).to.equal(0);
     const ended = example.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line)).filter((event) => event.type === 'job-ended');
     expect(ended).to.have.length(6);
     expect(new Set(ended.map((event) => event.host))).to.deep.equal(new Set(['node1', 'node2', 'node3']));
 
+    // Without --deploy or [remote] deploy, a user's node scripts are expected at their own path there: not readable.
+    const shared = await p.ws.run(['run', 'where', '--job-name', 'where-shared']);
+    expect(shared.code).to.equal(1);
+    expect(shared.stderr, shared.stderr).to.match(/Cannot find module '.*\/nodes\/where\.js'/);
+    // [remote] deploy = true: every run deploys first (nothing to send now) and runs the deployed copies.
+    p.configure('install_root = ~/pipeline\ndeploy = true');
+    p.ws.write('pipeline.cfg', p.ws.read('pipeline.cfg').replace(/^working_directory = .*$/m, 'working_directory = ~/work'));
     const where = await p.ws.run(['run', 'where']);
     expect(where.code, where.stderr.slice(-3000)).to.equal(0);
+    expect(where.stderr).to.match(/deploy: node3: version [0-9a-f]{16} in .* \(no file sent; already current\)/);
     const jobs = (JSON.parse(where.stdout) as { jobs: Array<{ state: string; cwd: string; host: string }> }).jobs;
     expect(jobs.map((job) => job.state)).to.deep.equal(['succeeded', 'succeeded', 'succeeded']);
     // Each job started in ~/work of its own host: the homes are not shared.
@@ -152,7 +160,7 @@ describe('pipeline deploy: hosts without a shared filesystem (3 real sshd hosts,
     expect(result.stderr).to.match(/deploy: node1: version [0-9a-f]{16} in /);
     expect(JSON.parse(result.stdout).flavours).to.deep.equal(['A', 'A', 'A']);
     // A job started now runs version B.
-    const after = await p.ws.run(['run', 'lazy', '--job-name', 'lazy-after']);
+    const after = await p.ws.run(['run', 'lazy', '--job-name', 'lazy-after', '--deploy']);
     expect(after.code, after.stderr.slice(-3000)).to.equal(0);
     expect(JSON.parse(after.stdout).flavours).to.deep.equal(['B', 'B', 'B']);
   });
