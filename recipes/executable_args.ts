@@ -40,6 +40,7 @@ export default class ExecutableArgs extends RemoteCommand(BaseRecipe) {
     error_tolerance: field.bool({ help: 'go on with the entries that succeeded when some fail', default: true }),
     maxPerNode: field.int({ help: 'jobs at a time per host (0 or unset: [remote] max_per_node)', optional: true }),
     timeout: field.float({ help: 'seconds per job (default: [remote] job_timeout)', optional: true }),
+    stage: field.bool({ help: 'the maps\' files are on the control node: each job\'s input files are copied to its host first, its output files back to the output map\'s paths', default: false }),
   };
 
   override async go(): Promise<number> {
@@ -114,20 +115,28 @@ export default class ExecutableArgs extends RemoteCommand(BaseRecipe) {
     const environment: Record<string, string> = { ...(i.nthreads ? { OMP_NUM_THREADS: String(i.nthreads) } : {}), ...stringValues(i.environment) };
     const entries = [...inMaps[0]!];
     const outEntries = [...outMaps[0]!];
+    const outputFiles = new Set(outputKeys.flatMap((key) => files.get(key) ?? []));
     const jobs = entries.map((entry, n) => {
       const args = [...(i.arguments as string[])];
       const kwargs = { ...keys };
+      // Staged, the program sees each file under a name of its own in the job's directory on the host.
+      const staged = i.stage ? stagedNames([...files.values()].map((list) => list[n]!)) : undefined;
+      const name = (file: string) => staged?.get(file) ?? file;
       for (const [key, list] of files) {
         const at = args.indexOf(key);
         // A key written among the arguments is replaced there; else it becomes one of the program's options.
-        if (at >= 0) args[at] = list[n]!;
-        else if (Object.values(kwargs).includes(key)) for (const [k, v] of Object.entries(kwargs)) { if (v === key) kwargs[k] = list[n]!; }
-        else kwargs[key] = list[n]!;
+        if (at >= 0) args[at] = name(list[n]!);
+        else if (Object.values(kwargs).includes(key)) for (const [k, v] of Object.entries(kwargs)) { if (v === key) kwargs[k] = name(list[n]!); }
+        else kwargs[key] = name(list[n]!);
       }
       const job: ExecutableArgsJob = {
-        infile: entry.file, executable: i.executable, args, kwargs, workDir, parsetAsFile: i.parsetasfile, argsFormat: i.args_format as ArgsFormat,
+        infile: name(entry.file), executable: i.executable, args, kwargs, workDir: staged ? '.' : workDir, parsetAsFile: i.parsetasfile, argsFormat: i.args_format as ArgsFormat,
       };
-      return new ComputeJob(entry.host, this.nodeScript('executable_args'), [job as never], { name: `${stepname}.${n}`, environment });
+      const staging = staged ? {
+        stageIn: [...staged].filter(([file]) => !outputFiles.has(file)).map(([from, to]) => ({ from, to })),
+        stageOut: [...staged].filter(([file]) => outputFiles.has(file)).map(([to, from]) => ({ from, to })),
+      } : {};
+      return new ComputeJob(entry.host, this.nodeScript('executable_args'), [job as never], { name: `${stepname}.${n}`, environment, ...staging });
     });
     mkdirSync(workDir, { recursive: true });
     await this.scheduleJobs(jobs, { maxPerNode: i.maxPerNode || undefined, timeout: i.timeout });
@@ -155,6 +164,20 @@ export default class ExecutableArgs extends RemoteCommand(BaseRecipe) {
     if ((i.outputsuffixes as string[]).length > 0) for (const path of outPaths) this.outputs[basename(path)] = path;
     return 0;
   }
+}
+
+/** Each file's name in a staged job's directory: its base name, with a number before it when two share one. */
+function stagedNames(paths: string[]): Map<string, string> {
+  const names = new Map<string, string>();
+  const taken = new Set<string>();
+  for (const path of paths) {
+    if (names.has(path)) continue;
+    let name = basename(path);
+    for (let k = 2; taken.has(name); k++) name = `${k}.${basename(path)}`;
+    taken.add(name);
+    names.set(path, name);
+  }
+  return names;
 }
 
 /** A copy of the map whose files are `<dir>/<input name without extension><suffix>`, as LOFAR names a step's outputs. */

@@ -3,8 +3,8 @@ export { BaseRecipe, type RecipeContext, type RecipeClass } from './recipe/base-
 export { RemoteCommand } from './recipe/remote-command.js';
 export { recipe, type RecipeBase } from './recipe/base-recipe.js';
 export type { RemoteCommandMembers } from './recipe/remote-command.js';
-export { ComputeJob, NodeScript, type ComputeJobOptions } from './dispatch/compute-job.js';
-export type { JobResults, JobState, FailureReason } from './protocol/job-outcome.js';
+export { ComputeJob, NodeScript, type ComputeJobOptions, type StagedFile } from './dispatch/compute-job.js';
+export type { JobResults, JobState, FailureReason, TransferProblem } from './protocol/job-outcome.js';
 export { Node, type NodeLogger, type ExecOptions } from './node/runtime.js';
 export { field, type Field, type FieldKind, type InputsOf } from './recipe/fields.js';
 export type { OptionalField, FieldFrom, FieldOptions } from './recipe/fields.js';

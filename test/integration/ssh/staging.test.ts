@@ -133,6 +133,25 @@ describe('job staging: stageIn, stageOut and cleanup over SFTP (3 real sshd host
     }
   });
 
+  it('executable_args --stage over a data map whose files are here: each entry\'s file goes to its host, the output comes back to the output map\'s path', async () => {
+    const data = join(p.ws.dir, 'data');
+    mkdirSync(data);
+    const entries = ['node1', 'node2', 'node3'].map((host, n) => ({ host, file: join(data, `L1_SB00${n}.MS`), skip: false }));
+    for (const entry of entries) writeFileSync(entry.file, `visibilities of ${entry.host}\n`);
+    const outputs = entries.map((entry) => ({ ...entry, file: entry.file.replace(/\.MS$/, '.copied') }));
+    const { DataMap } = await import('../../../support/lofar/data-map.js');
+    writeFileSync(join(data, 'in.mapfile'), new DataMap(entries).toString());
+    writeFileSync(join(data, 'out.mapfile'), new DataMap(outputs).toString());
+    const result = await p.ws.run(['run', 'executable_args', '-j', 'staged-map', '--mapfile-in', join(data, 'in.mapfile'), '--mapfile-out', join(data, 'out.mapfile'),
+      '--executable', '/bin/cp', '--arguments', 'msin,msout', '--inputkey', 'msin', '--outputkey', 'msout', '--stage', '--stepname', 'cp']);
+    expect(result.code, result.stderr.slice(-3000)).to.equal(0);
+    for (const [n, output] of outputs.entries()) expect(readFileSync(output.file, 'utf8')).to.equal(`visibilities of ${entries[n]!.host}\n`);
+    // Each copy was made on its entry's host, in the job's own directory there.
+    for (const [n, host] of p.cluster.hosts.entries()) {
+      expect(readdirSync(join(host.home!, 'work', 'staged-map', `cp.${n}`)).sort()).to.deep.equal([`L1_SB00${n}.MS`, `L1_SB00${n}.copied`]);
+    }
+  });
+
   it('master SIGKILL during a 200 MB stage-in, then rerun: no partial file under the final name, and the copy restarts cleanly', async () => {
     const huge = randomFile(join(p.ws.dir, 'huge.bin'), 200 * 1024 * 1024);
     const spec = { name: 'huge', host: 'node1', shell: 'sha256sum huge.bin', stageIn: [huge] };
