@@ -212,7 +212,9 @@ describe('support/node/python: the Python node runtime', function () {
     expect(run.usages).to.have.length(1);
     const usage = run.usages[0]!;
     expect(usage.userSeconds + usage.systemSeconds).to.be.at.least(0.9).and.below(2);
-    expect(usage.peakRssBytes).to.be.at.least(64 * 1024 * 1024).and.below(256 * 1024 * 1024);
+    // The peak adds up resident sets: while subprocess forks, the child's copy of the 64 MiB (shared pages) counts again.
+    // Measured 150 to 258 MiB; the bound says it is that job's memory, not a whole machine's.
+    expect(usage.peakRssBytes).to.be.at.least(64 * 1024 * 1024).and.below(384 * 1024 * 1024);
   });
 
   it('refuses a start message of another protocol version with a ProtocolError, exit 1', async () => {
