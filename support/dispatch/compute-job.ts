@@ -62,6 +62,12 @@ export interface ComputeJobOptions {
   stageOut?: ReadonlyArray<string | StagedFile>;
   /** Remove the job's directory on its host after each attempt (with whatever the job left there). */
   cleanup?: boolean;
+  /**
+   * Cores the job uses (LOFAR's `resources={'cores': n}`): OMP_NUM_THREADS, `--cpus-per-task`
+   * under Slurm, `{nr_cores}` in a custom command line; a host whose cores are known runs jobs
+   * while their cores fit. Default 1.
+   */
+  cores?: number;
 }
 
 export interface StagedFile {
@@ -179,12 +185,20 @@ export class ComputeJob {
     this.id = options.name ?? String(nextJobNumber++);
     this.options = { ...options, ...resolveStaging(this.id, options) } as ResolvedJobOptions;
     checkEnvironment(this.id, options.environment);
+    if (options.cores !== undefined && !(Number.isInteger(options.cores) && options.cores >= 1)) {
+      throw new JobDefinitionError(this.id, `cores must be a whole number from 1 up, got ${kindOf(options.cores)}`);
+    }
     this.args.forEach((arg, index) => checkJson(this.id, arg, `argument ${index}`));
     this.pinned = options.pinned ?? Boolean(host);
     if (options.warm && !(command instanceof NodeScript && command.language !== 'python')) {
       throw new JobDefinitionError(this.id, 'warm is for JavaScript node scripts; shell commands and Python scripts always start afresh');
     }
     this.results = { state: 'pending', returncode: null, signal: null, outputs: {}, duration: 0, host: this.host, retries: 0, attempts: [] };
+  }
+
+  /** The cores it asks for (1 unless `cores` says). */
+  get cores(): number {
+    return this.options.cores ?? 1;
   }
 
   /** Whether the job has files to copy or a directory to clean: it then runs in a directory of its own on its host. */

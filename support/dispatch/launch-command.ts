@@ -25,7 +25,9 @@ export interface CommandPlacement {
 
 /** The variables a job runs with: the placement's, the job's own winning. */
 export function jobEnvironment(job: ComputeJob, placement: CommandPlacement): Record<string, string> {
-  return { ...placement.environment, ...job.options.environment };
+  // OMP_NUM_THREADS from the job's cores, as lofarpipe sets it from resources['cores']; the job's own variables win.
+  const cores: Record<string, string> = job.options.cores !== undefined ? { OMP_NUM_THREADS: String(job.options.cores) } : {};
+  return { ...placement.environment, ...cores, ...job.options.environment };
 }
 
 /**

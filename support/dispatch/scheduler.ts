@@ -7,7 +7,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { JobDefinitionError } from '../errors.js';
 import type { ComputeJob, RetryOn } from './compute-job.js';
 import type { AttemptRecord, JobResults } from '../protocol/job-outcome.js';
-import { Fifo } from './fifo.js';
+import { JobLimits } from './job-limits.js';
 import { HostHealth } from './host-health.js';
 import { JobIdentities } from '../records/job-identity.js';
 import { agentJob, buildCommand, jobEnvironment, newJobMark, splitEnvironment, type CommandPlacement } from './launch-command.js';
@@ -71,6 +71,8 @@ export interface SchedulerSettings {
   durable?: () => Promise<void>;
   /** Undefined while the run's per-job files keep up; else resolves once they have caught up: no job starts before. */
   recordsCaughtUp?: () => Promise<void> | undefined;
+  /** A host's cores, when the cluster description or Slurm says: its jobs then run while their `cores` fit. */
+  coresOf?: (host: string) => number | undefined;
   /** Where staged jobs' directories are (`<working_directory>/<job name>/<id>` on the host, `<job directory>/outputs/<id>` here), and the transfers a host takes at once. */
   staging?: { jobName: string; jobDirectory: string; transfersPerHost: number };
 }
@@ -100,94 +102,6 @@ export function isRetryable(results: JobResults, retryOn: RetryOn | undefined): 
     default:
       if (!retryOn) return false;
       return typeof retryOn === 'function' ? retryOn(results) : retryOn.includes(results.failure);
-  }
-}
-
-/** At most `max` holders at a time; the others wait, first come first served. Entry is always asynchronous (a microtask), as with p-limit. */
-class Slots {
-  readonly #max: number;
-  #active = 0;
-  readonly #waiting = new Fifo<() => void>();
-
-  constructor(max: number) {
-    // As p-limit: a limit of 0, a fraction or NaN is refused (it would start nothing, ever).
-    if (!((Number.isInteger(max) || max === Number.POSITIVE_INFINITY) && max > 0)) throw new TypeError('Expected `concurrency` to be a number from 1 and up');
-    this.#max = max;
-  }
-
-  /** Calls `enter` once a slot is free and those that asked before have theirs; it holds the slot until release(). */
-  acquire(enter: () => void): void {
-    if (this.#active < this.#max && this.#waiting.size === 0) {
-      this.#active++;
-      queueMicrotask(enter);
-    } else {
-      this.#waiting.push(enter);
-    }
-  }
-
-  release(): void {
-    this.#active--;
-    if (this.#active >= this.#max) return;
-    const next = this.#waiting.shift();
-    if (!next) return;
-    this.#active++;
-    queueMicrotask(next);
-  }
-}
-
-/**
- * Concurrency limits of one scheduleJobs call: per host and overall; a task holds its host's
- * slot while it waits for an overall one. A job that has not started waits as one callback
- * (reserve), not as a suspended chain of promises: 100,000 queued jobs would otherwise hold
- * some 2.8 KB each, 280 MB in all, in the master.
- */
-class JobLimits {
-  readonly #perHost = new Map<string, Slots>();
-  readonly #overall: Slots;
-  readonly #maxPerNode: number;
-
-  constructor(maxPerNode: number, concurrency: number) {
-    this.#maxPerNode = maxPerNode;
-    this.#overall = new Slots(concurrency);
-  }
-
-  #host(host: string): Slots {
-    let slots = this.#perHost.get(host);
-    if (!slots) this.#perHost.set(host, (slots = new Slots(this.#maxPerNode)));
-    return slots;
-  }
-
-  /** Calls `start` when `host` has a slot for it, in turn with every run() asked for that host; `start` passes the slot to its first run(). */
-  reserve(host: string, start: () => void): void {
-    this.#host(host).acquire(start);
-  }
-
-  /** Runs `task` with a slot of `host` (`reserved`: the one reserve() gave) and an overall one; both are free again before the result is handed on. */
-  run<T>(host: string, task: () => Promise<T>, reserved = false): Promise<T> {
-    const hostSlots = this.#host(host);
-    return new Promise<T>((resolve, reject) => {
-      const release = () => {
-        this.#overall.release();
-        hostSlots.release();
-      };
-      const withHostSlot = () => this.#overall.acquire(() => {
-        let result: Promise<T>;
-        try {
-          result = task();
-        } catch (error) {
-          result = Promise.reject(error);
-        }
-        result.then((value) => {
-          release();
-          resolve(value);
-        }, (error: unknown) => {
-          release();
-          reject(error);
-        });
-      });
-      if (reserved) withHostSlot();
-      else hostSlots.acquire(withHostSlot);
-    });
   }
 }
 
@@ -243,7 +157,7 @@ export class Scheduler {
       }
       return;
     }
-    const limits = new JobLimits(perHostLimit(options.maxPerNode ?? settings.maxPerNode), options.concurrency ?? Number.POSITIVE_INFINITY);
+    const limits = new JobLimits(perHostLimit(options.maxPerNode ?? settings.maxPerNode), options.concurrency ?? Number.POSITIVE_INFINITY, (host) => settings.coresOf?.(host));
     const stop = new AbortController();
     const signal = AbortSignal.any([settings.signal, stop.signal]);
     setMaxListeners(0, signal); // every running job listens on it: more than 10 is expected, not a leak
@@ -265,7 +179,7 @@ export class Scheduler {
             onEnded?.(job);
             if (--running === 0) resolve();
           }).catch(reject);
-        });
+        }, job.cores);
       }
     });
   }
@@ -299,7 +213,7 @@ export class Scheduler {
           settle(job);
         }
         return retry ? 'retry' : 'done';
-      }, first);
+      }, first, job.cores);
       if (next === 'moved') continue;
       if (next === 'done') return;
       const results = job.results;
