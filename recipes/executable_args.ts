@@ -116,6 +116,8 @@ export default class ExecutableArgs extends RemoteCommand(BaseRecipe) {
     const entries = [...inMaps[0]!];
     const outEntries = [...outMaps[0]!];
     const outputFiles = new Set(outputKeys.flatMap((key) => files.get(key) ?? []));
+    // With inplace the output map is the input map: such a file goes in and comes back.
+    const inputFiles = new Set([...(i.skip_infile ? [] : inputKeys.flatMap((key) => files.get(key) ?? []))]);
     const jobs = entries.map((entry, n) => {
       const args = [...(i.arguments as string[])];
       const kwargs = { ...keys };
@@ -133,7 +135,7 @@ export default class ExecutableArgs extends RemoteCommand(BaseRecipe) {
         infile: name(entry.file), executable: i.executable, args, kwargs, workDir: staged ? '.' : workDir, parsetAsFile: i.parsetasfile, argsFormat: i.args_format as ArgsFormat,
       };
       const staging = staged ? {
-        stageIn: [...staged].filter(([file]) => !outputFiles.has(file)).map(([from, to]) => ({ from, to })),
+        stageIn: [...staged].filter(([file]) => inputFiles.has(file) || !outputFiles.has(file)).map(([from, to]) => ({ from, to })),
         stageOut: [...staged].filter(([file]) => outputFiles.has(file)).map(([to, from]) => ({ from, to })),
       } : {};
       return new ComputeJob(entry.host, this.nodeScript('executable_args'), [job as never], { name: `${stepname}.${n}`, environment, ...staging });

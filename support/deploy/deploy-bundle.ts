@@ -5,6 +5,7 @@
  * deployment sends only what the host does not hold; the bundle's version is the hash of it all.
  */
 import { createHash } from 'node:crypto';
+import { isBuiltin } from 'node:module';
 import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ConfigError } from '../errors.js';
@@ -85,8 +86,8 @@ function walk(dir: string, keep: (path: string) => boolean, skipDirectory: (name
   return found;
 }
 
-/** The framework's node-side files and the npm packages they import, as paths relative to the framework root. */
-function frameworkFiles(): string[] {
+/** The framework's node-side files and the npm packages they import: where each goes in a version, and where it is here. */
+function frameworkFiles(): Array<{ path: string; source: string }> {
   const files = new Set<string>(['package.json']);
   const packages = new Set<string>();
   const queue: string[] = [FRAMEWORK_MAIN];
@@ -103,7 +104,8 @@ function frameworkFiles(): string[] {
     const text = readFileSync(join(frameworkRoot, file), 'utf8');
     for (const match of text.matchAll(IMPORT_SPECIFIER)) {
       const specifier = match[2]!;
-      if (specifier.startsWith('node:')) continue;
+      // Text that only looks like an import (`from ', '` in a message) names no module.
+      if (specifier.startsWith('node:') || !/^(?:\.{1,2}\/|(?:@[\w.-]+\/)?[\w.-]+(?:\/|$))/.test(specifier)) continue;
       if (specifier.startsWith('.')) {
         const target = join(dirname(file), specifier);
         if (existsSync(join(frameworkRoot, target))) queue.push(target);
@@ -112,18 +114,24 @@ function frameworkFiles(): string[] {
       }
     }
   }
-  for (const dir of packageDirectories(frameworkRoot, [...packages])) {
-    for (const path of walk(dir, () => true)) files.add(relative(frameworkRoot, path));
+  const placed = [...files].filter((file) => !file.endsWith('.d.ts') && !file.endsWith('.map')).map((path) => ({ path, source: join(frameworkRoot, path) }));
+  // Each package under node_modules/<name> of the version, wherever npm put it here (hoisted above the framework, or inside it).
+  for (const { name, dir } of packageDirectories([...packages])) {
+    for (const source of walk(dir, () => true)) placed.push({ path: `node_modules/${name}/${relative(dir, source).split(sep).join('/')}`, source });
   }
-  return [...files].filter((file) => !file.endsWith('.d.ts') && !file.endsWith('.map')).sort();
+  return placed.sort((a, b) => a.path.localeCompare(b.path));
 }
 
-/** The directories of the named npm packages and of everything they depend on, as Node would find them from `root`. */
-function packageDirectories(root: string, names: string[]): string[] {
-  const found = new Set<string>();
-  const queue = names.map((name) => ({ name, from: root }));
+/**
+ * The directories of the named npm packages and of everything they depend on, found as Node
+ * finds them (node_modules of the importer, then of each directory above it). A dependency that
+ * is not optional and not found is an error: the hosts would fail to import it.
+ */
+function packageDirectories(names: string[]): Array<{ name: string; dir: string }> {
+  const found = new Map<string, { name: string; dir: string }>();
+  const queue = names.map((name) => ({ name, from: frameworkRoot, optional: false }));
   while (queue.length > 0) {
-    const { name, from } = queue.pop()!;
+    const { name, from, optional } = queue.pop()!;
     let dir: string | undefined;
     for (let at = from; ; at = dirname(at)) {
       const candidate = join(at, 'node_modules', name);
@@ -131,14 +139,19 @@ function packageDirectories(root: string, names: string[]): string[] {
         dir = candidate;
         break;
       }
-      if (at === root || dirname(at) === at) break;
+      if (dirname(at) === at) break;
     }
-    if (!dir || found.has(dir)) continue; // a builtin without node:, or an optional package not installed
-    found.add(dir);
+    if (!dir) {
+      if (optional || isBuiltin(name)) continue;
+      throw new ConfigError(from, `cannot deploy: ${name}, which the framework's node side needs, is not installed (looked in node_modules from ${from} upwards); run npm install`);
+    }
+    if (found.has(name)) continue; // one copy per name: the hosts resolve node_modules/<name> of the version
+    found.set(name, { name, dir });
     const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { dependencies?: object; optionalDependencies?: object };
-    for (const dep of Object.keys({ ...manifest.dependencies, ...manifest.optionalDependencies })) queue.push({ name: dep, from: dir });
+    for (const dep of Object.keys(manifest.dependencies ?? {})) queue.push({ name: dep, from: dir, optional: false });
+    for (const dep of Object.keys(manifest.optionalDependencies ?? {})) queue.push({ name: dep, from: dir, optional: true });
   }
-  return [...found];
+  return [...found.values()];
 }
 
 /** The user directories a deployment carries: each recipe directory with its parent's `nodes/` (where `nodeScript()` looks). */
@@ -179,7 +192,7 @@ function projectFiles(project: UserProject): BundleFile[] {
 
 /** The bundle for these user projects; reads and hashes every file (a few tens of ms for the framework). */
 export function makeBundle(projects: readonly UserProject[]): DeployBundle {
-  const files = frameworkFiles().map((path) => fileOf(path, join(frameworkRoot, path)));
+  const files = frameworkFiles().map(({ path, source }) => fileOf(path, source));
   const links: BundleLink[] = [];
   for (const project of projects) {
     files.push(...projectFiles(project));

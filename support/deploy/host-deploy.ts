@@ -6,9 +6,11 @@
  *   current -> versions/<v>    switched by one rename: a job sees the old version or the new
  *   dist, package.json, node_modules, projects -> current/...   the paths jobs use
  *
- * A job started before a switch keeps its old version's files (Node resolves its modules
- * through the link once, at start); the last KEEP_VERSIONS versions stay for such jobs.
+ * A deploying run uses its version's directory itself, so another master switching `current`
+ * does not change its jobs; the KEEP_VERSIONS last deployed versions besides the current stay
+ * for such runs. One deployment at a time per install_root (a lock directory).
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import { DRAFT_MARK, draftName, HostFileError, makeDirectories, onHost, putWhole, removeTree, type HostFiles } from '../launchers/host-files.js';
 import { objectName, type DeployBundle } from './deploy-bundle.js';
@@ -22,6 +24,10 @@ const FILES_IN_FLIGHT = 4;
 /** A draft this old is a killed deployment's: removed. */
 const STALE_DRAFT_MS = 10 * 60 * 1000;
 export const MANIFEST_FILE = '.manifest.json';
+/** Held while a deployment runs. */
+const LOCK_NAME = '.deploy-lock';
+/** How long a deployment waits for another one to finish. */
+const LOCK_WAIT_MS = 120_000;
 /** The names under install_root that point into the current version. */
 const ENTRY_LINKS = ['dist', 'package.json', 'node_modules', 'projects'];
 
@@ -52,8 +58,34 @@ export async function deployedVersion(files: HostFiles, installRoot: string): Pr
 
 export async function deployToHost(files: HostFiles, bundle: DeployBundle, installRoot: string): Promise<HostDeployResult> {
   const root = (await onHost(files, installRoot)).replace(/\/+$/, '');
+  await makeDirectories(files, root);
+  // One deployment at a time per install_root: another master's prune must not remove what this one counts on.
+  await lock(files, `${root}/${LOCK_NAME}`);
+  try {
+    return await deployLocked(files, bundle, root);
+  } finally {
+    await files.rmdir(`${root}/${LOCK_NAME}`).catch(() => {});
+  }
+}
+
+/** Takes the lock directory; one left by a deployment killed over STALE_DRAFT_MS ago is taken over. */
+async function lock(files: HostFiles, path: string): Promise<void> {
+  const giveUpAt = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    if (await files.tryMkdir(path)) return;
+    const held = await files.stat(path);
+    if (held && Date.now() - held.mtimeMs > STALE_DRAFT_MS) {
+      await files.rmdir(path).catch(() => {});
+      continue;
+    }
+    if (Date.now() > giveUpAt) throw new HostFileError(files.host, path, 'failed', `${files.host}:${path}: another deployment has held it for over ${LOCK_WAIT_MS / 1000} s; if none runs, remove it`);
+    await delay(100 + Math.random() * 200);
+  }
+}
+
+async function deployLocked(files: HostFiles, bundle: DeployBundle, root: string): Promise<HostDeployResult> {
   const result: HostDeployResult = { host: files.host, root, version: bundle.version, previous: null, filesSent: 0, bytesSent: 0, removed: 0 };
-  await makeDirectories(files, `${root}/.objects`);
+  await files.mkdir(`${root}/.objects`);
   await files.mkdir(`${root}/versions`);
   result.previous = await deployedVersion(files, root);
   const versionDir = `${root}/versions/${bundle.version}`;
@@ -67,6 +99,7 @@ export async function deployToHost(files: HostFiles, bundle: DeployBundle, insta
     await files.rename(link, `${root}/current`);
   }
   await ensureEntryLinks(files, root);
+  await files.touch(versionDir); // last deployed now: versions are kept by their last use, not their first
   result.removed = await prune(files, root, bundle.version);
   return result;
 }
@@ -130,6 +163,15 @@ async function ensureEntryLinks(files: HostFiles, root: string): Promise<void> {
 async function prune(files: HostFiles, root: string, current: string): Promise<number> {
   let removed = 0;
   const now = Date.now();
+  // Drafts a killed deployment left: of links under install_root, and of objects.
+  for (const dir of [root, `${root}/.objects`]) {
+    for (const entry of await files.list(dir)) {
+      if (entry.name.includes(DRAFT_MARK) && now - entry.mtimeMs > STALE_DRAFT_MS) {
+        await removeTree(files, `${dir}/${entry.name}`);
+        removed++;
+      }
+    }
+  }
   const entries = await files.list(`${root}/versions`);
   const drafts = entries.filter((entry) => entry.name.includes(DRAFT_MARK) && now - entry.mtimeMs > STALE_DRAFT_MS);
   const versions = entries.filter((entry) => entry.kind === 'directory' && !entry.name.includes(DRAFT_MARK) && entry.name !== current)
@@ -145,8 +187,7 @@ async function prune(files: HostFiles, root: string, current: string): Promise<n
     for (const file of (JSON.parse(text) as Manifest).files) used.add(file.object);
   }
   for (const entry of await files.list(`${root}/.objects`)) {
-    const stale = entry.name.includes(DRAFT_MARK) && now - entry.mtimeMs > STALE_DRAFT_MS;
-    if (stale || (!entry.name.includes(DRAFT_MARK) && !used.has(entry.name))) {
+    if (!entry.name.includes(DRAFT_MARK) && !used.has(entry.name)) {
       await files.unlink(`${root}/.objects/${entry.name}`);
       removed++;
     }

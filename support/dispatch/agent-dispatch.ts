@@ -243,7 +243,8 @@ export interface AgentDispatchOptions {
   /** The launcher that reaches a host (local or SSH). */
   launcherFor: (host: string) => Launcher;
   /** The command that starts the agent on a host. */
-  agentCommand: string;
+  /** Asked when a host's agent starts: a deploying run's agents start from the version it deployed. */
+  agentCommand: () => string;
   installRoot: string;
   logger: Logger;
   /** A problem that must stop the run (the agent's protocol version differs). */
@@ -274,7 +275,7 @@ export class AgentDispatch {
     }
     let agent = this.#agents.get(host);
     if (!agent || agent.dead) {
-      agent = new HostAgent(host, launcher, this.#options.agentCommand, this.#options.installRoot, this.#options.logger, this.#options.onFatal);
+      agent = new HostAgent(host, launcher, this.#options.agentCommand(), this.#options.installRoot, this.#options.logger, this.#options.onFatal);
       this.#agents.set(host, agent);
     }
     let ready: boolean;

@@ -107,7 +107,7 @@ class JobExecution {
     } else {
       const staging = this.#options.staging;
       // A cancelled run does not wait for a transfer: closing the session fails it at once.
-      const stopStaging = () => staging?.close();
+      const stopStaging = () => staging?.stop();
       this.#options.signal?.addEventListener('abort', stopStaging, { once: true });
       try {
         await staging?.stageIn();
@@ -126,11 +126,11 @@ class JobExecution {
         else throw error;
       } finally {
         this.#options.signal?.removeEventListener('abort', stopStaging);
-        if (staging && job.options.cleanup) {
+        // Not after a cancellation: the run is stopping, and the next attempt empties the directory anyway.
+        if (staging && job.options.cleanup && !staging.stopped) {
           const problem = await staging.cleanup();
           if (problem) this.#log.warn(problem);
         }
-        staging?.close();
       }
     }
     job.results = {

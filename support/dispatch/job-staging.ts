@@ -10,7 +10,8 @@ import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { LimitFunction } from 'p-limit';
 import { PipelineError } from '../errors.js';
-import { draftName, HostFileError, makeDirectories, onHost, putWhole, removeTree, type HostFiles } from '../launchers/host-files.js';
+import { draftName, HostFileError, makeDirectories, onHost, problemOf, putWhole, removeTree, type HostFiles } from '../launchers/host-files.js';
+import { jobPathSegment } from '../records/job-files.js';
 import type { Launcher } from '../launchers/launcher.js';
 import type { TransferProblem } from '../protocol/job-outcome.js';
 import type { ComputeJob, StagedFile } from './compute-job.js';
@@ -36,15 +37,16 @@ export interface StagingPlace {
 
 /** `<working_directory>/<job name>/<job id>`: a staged job's directory on its host. */
 export function stagedDirectory(workingDirectory: string, jobName: string, job: ComputeJob): string {
-  return `${workingDirectory.replace(/\/+$/, '')}/${jobName}/${job.id.replace(/[^A-Za-z0-9._-]/g, '_')}`;
+  return `${workingDirectory.replace(/\/+$/, '')}/${jobName}/${jobPathSegment(job.id)}`;
 }
 
-function failure(reason: 'stage-in-failed' | 'stage-out-failed', what: string, error: unknown): StagingError {
+/** A file error as the job's staging failure; anything else (a host that cannot be reached: launch-failed; a bug) goes on as it is. */
+function failure(reason: 'stage-in-failed' | 'stage-out-failed', what: string, error: unknown): unknown {
   if (error instanceof StagingError) return error;
   if (error instanceof HostFileError) return new StagingError(reason, error.problem, `${what}: ${error.message}`, { cause: error });
-  const err = error as NodeJS.ErrnoException;
-  const problem: TransferProblem = err.code === 'ENOSPC' ? 'full' : err.code === 'EACCES' ? 'denied' : 'failed';
-  return new StagingError(reason, problem, `${what}: ${err.message}`, { cause: err });
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return new StagingError(reason, problemOf(code), `${what}: ${(error as Error).message}`, { cause: error });
+  return error;
 }
 
 export class JobStaging {
@@ -52,16 +54,32 @@ export class JobStaging {
   readonly #place: StagingPlace;
   #files: HostFiles | undefined;
   #root: string | undefined;
+  /** Stopped (the run was cancelled): no session is opened any more. */
+  #stopped = false;
 
   constructor(job: ComputeJob, place: StagingPlace) {
     this.#job = job;
     this.#place = place;
   }
 
+  /** A session for one phase (in, out, clean-up): none is held while the job runs, when its host's sessions are the jobs'. */
   async #open(): Promise<{ files: HostFiles; root: string }> {
-    this.#files ??= await this.#place.launcher.files(this.#job.host);
+    if (!this.#files) {
+      const files = await this.#place.launcher.files(this.#job.host);
+      if (this.#stopped) {
+        files.close();
+        throw new HostFileError(this.#job.host, this.#place.remoteDirectory, 'lost', 'cancelled');
+      }
+      this.#files = files;
+    }
     this.#root ??= await onHost(this.#files, this.#place.remoteDirectory);
     return { files: this.#files, root: this.#root };
+  }
+
+  /** Ends this phase's session. */
+  #release(): void {
+    this.#files?.close();
+    this.#files = undefined;
   }
 
   /** Empties the job's directory on the host and copies its stageIn files there; a StagingError names the file that failed. */
@@ -82,6 +100,8 @@ export class JobStaging {
       }
     } catch (error) {
       throw failure('stage-in-failed', current, error);
+    } finally {
+      this.#release();
     }
   }
 
@@ -93,8 +113,12 @@ export class JobStaging {
       return;
     }
     await files.mkdir(remote);
-    for (const entry of await readdir(local, { withFileTypes: true })) {
-      if (entry.isDirectory() || entry.isFile()) await this.#sendTree(files, join(local, entry.name), `${remote}/${entry.name}`);
+    // statSync follows a symbolic link: its target is copied, as cp -rL would; what is neither file nor directory is said.
+    for (const name of await readdir(local)) {
+      const path = join(local, name);
+      const kind = statSync(path, { throwIfNoEntry: false });
+      if (!kind?.isFile() && !kind?.isDirectory()) throw new StagingError('stage-in-failed', 'missing', `stage-in: ${path} is not a file or a directory (a dangling link, a socket, a device)`);
+      await this.#sendTree(files, path, `${remote}/${name}`);
     }
   }
 
@@ -110,11 +134,25 @@ export class JobStaging {
         const entry = await files.stat(remote);
         if (!entry) throw new StagingError('stage-out-failed', 'missing', `stage-out: the job made no ${file.from} (${this.#job.host}:${remote})`);
         const local = file.to ?? join(this.#place.localDirectory, file.from);
-        await this.#fetchTree(files, remote, local, entry.kind === 'directory');
+        if (entry.kind === 'directory') {
+          // A whole tree, or nothing: fetched into a draft that replaces what an earlier run left.
+          const draft = draftName(local);
+          try {
+            await this.#fetchTree(files, remote, draft, true);
+            rmSync(local, { recursive: true, force: true });
+            renameSync(draft, local);
+          } finally {
+            rmSync(draft, { recursive: true, force: true });
+          }
+        } else {
+          await this.#fetchTree(files, remote, local, false);
+        }
         copied[file.from] = local;
       }
     } catch (error) {
       throw failure('stage-out-failed', current, error);
+    } finally {
+      this.#release();
     }
     return copied;
   }
@@ -135,7 +173,11 @@ export class JobStaging {
     }
     mkdirSync(local, { recursive: true });
     for (const entry of await files.list(remote)) {
-      if (entry.kind === 'file' || entry.kind === 'directory') await this.#fetchTree(files, `${remote}/${entry.name}`, join(local, entry.name), entry.kind === 'directory');
+      if (entry.name.includes('/') || entry.name === '.' || entry.name === '..') {
+        throw new StagingError('stage-out-failed', 'failed', `stage-out: ${this.#job.host} listed ${JSON.stringify(entry.name)} in ${remote}, which is not a file name`);
+      }
+      // A symbolic link is fetched as the file it points at (SFTP opens through it).
+      if (entry.kind !== 'other') await this.#fetchTree(files, `${remote}/${entry.name}`, join(local, entry.name), entry.kind === 'directory');
     }
   }
 
@@ -147,11 +189,18 @@ export class JobStaging {
       return undefined;
     } catch (error) {
       return `cleanup of the job directory on ${this.#job.host} failed: ${(error as Error).message}`;
+    } finally {
+      this.#release();
     }
   }
 
-  close(): void {
-    this.#files?.close();
-    this.#files = undefined;
+  /** Stops for good: a copy under way fails at once, and no new session is opened (cancellation). */
+  stop(): void {
+    this.#stopped = true;
+    this.#release();
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
   }
 }

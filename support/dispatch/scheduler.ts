@@ -22,6 +22,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { JobStaging, stagedDirectory } from './job-staging.js';
+import { jobPathSegment } from '../records/job-files.js';
 import type { JobEnded, RunEvent, RunEvents } from '../records/run-events.js';
 
 export interface ScheduleOptions {
@@ -332,7 +333,7 @@ export class Scheduler {
     const staging = new JobStaging(job, {
       launcher: settings.launchers.for(job.host),
       remoteDirectory,
-      localDirectory: join(where.jobDirectory, 'outputs', job.id.replace(/[^A-Za-z0-9._-]/g, '_')),
+      localDirectory: join(where.jobDirectory, 'outputs', jobPathSegment(job.id)),
       transfers,
     });
     return { remoteDirectory, staging };

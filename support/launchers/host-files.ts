@@ -48,6 +48,10 @@ export interface HostFiles {
   home(): Promise<string>;
   /** Makes one directory; nothing when it exists. */
   mkdir(path: string): Promise<void>;
+  /** Makes one directory: true, or false when something is there already (a lock taken). */
+  tryMkdir(path: string): Promise<boolean>;
+  /** Sets the modification time to now. */
+  touch(path: string): Promise<void>;
   /** The entries of a directory (not following symlinks); [] when it does not exist. */
   list(path: string): Promise<HostEntry[]>;
   /** What is at `path` (a symlink itself, not its target); undefined when nothing is. */
@@ -162,12 +166,20 @@ export class LocalFiles implements HostFiles {
     return homedir();
   }
 
-  mkdir(path: string): Promise<void> {
-    return this.#do(path, async () => {
-      await fs.mkdir(path).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== 'EEXIST') throw error;
-      });
-    });
+  async mkdir(path: string): Promise<void> {
+    await this.tryMkdir(path);
+  }
+
+  tryMkdir(path: string): Promise<boolean> {
+    return this.#do(path, () => fs.mkdir(path).then(() => true, (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+      return false;
+    }));
+  }
+
+  touch(path: string): Promise<void> {
+    const now = new Date();
+    return this.#do(path, () => fs.utimes(path, now, now));
   }
 
   list(path: string): Promise<HostEntry[]> {

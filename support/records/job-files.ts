@@ -30,9 +30,14 @@ const MAX_JOBS_BEHIND = 256;
  * a name that had to be changed (`a/b`, `a?b`, `..`) gets a hash of itself, so no two names share a directory.
  */
 export function jobFilesDirectory(jobDirectory: string, job: string): string {
-  if (/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(job)) return join(jobDirectory, 'jobs', job);
+  return join(jobDirectory, 'jobs', jobPathSegment(job));
+}
+
+/** A job id as one path component, here or on a host: itself when safe, else made safe with a hash of itself added. */
+export function jobPathSegment(job: string): string {
+  if (/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(job)) return job;
   const safe = job.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_').slice(0, 100);
-  return join(jobDirectory, 'jobs', `${safe}~${createHash('sha256').update(job).digest('hex').slice(0, 8)}`);
+  return `${safe}~${createHash('sha256').update(job).digest('hex').slice(0, 8)}`;
 }
 
 export function jobLogPath(jobDirectory: string, job: string): string {

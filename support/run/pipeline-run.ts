@@ -96,6 +96,8 @@ export class PipelineRun {
   #projects: UserProject[];
   /** Whether the run deploys before its first job (`--deploy`, `[remote] deploy`). */
   readonly deploys: boolean;
+  /** Where the hosts' copy of the framework is: install_root, or the version a deploying run deployed (`<install_root>/versions/<v>`). */
+  #installBase: string;
 
   constructor(options: PipelineRunOptions) {
     const startTime = startTimeStamp(new Date());
@@ -162,18 +164,21 @@ export class PipelineRun {
     // A deploying run runs the deployed copies of the recipe directories' node scripts; otherwise they are at their own path on the hosts.
     this.deploys = !options.dryRun && (Boolean(options.deploy) || this.config.deploy);
     this.#projects = this.deploys ? deploymentPlan(this.config).projects : [];
+    this.#installBase = installRoot;
     const run = this;
     const placement: CommandPlacement = {
       workingDirectory,
       environment,
       nodeExecutable,
-      python: { executable: pythonExecutable, runtimeDirectory: deployedPath(pythonRuntimeDirectory, installRoot, []) },
-      scriptPath: (path) => deployedPath(path, installRoot, run.#projects),
+      get python() {
+        return { executable: pythonExecutable, runtimeDirectory: deployedPath(pythonRuntimeDirectory, run.#installBase, []) };
+      },
+      scriptPath: (path) => deployedPath(path, run.#installBase, run.#projects),
     };
     this.#dispatch = new AgentDispatch({
       mode: dispatchMode,
       launcherFor: (host) => launchers.for(host),
-      agentCommand: agentCommand(placement, agentScript),
+      agentCommand: () => agentCommand(placement, agentScript),
       installRoot,
       logger: this.log.logger,
       onFatal: (error) => this.#stopFor(error),
@@ -361,6 +366,8 @@ export class PipelineRun {
     }
     const failed = outcomes.filter((outcome) => !outcome.ok).length;
     if (failed > 0) this.logger.error(`deploy failed on ${failed} of ${outcomes.length} hosts; no job was started`);
+    // The run's jobs use its own version, whatever another master makes current meanwhile.
+    this.#installBase = `${installRoot.replace(/\/+$/, '')}/versions/${bundle.version}`;
     return failed === 0;
   }
 

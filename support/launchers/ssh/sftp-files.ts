@@ -4,7 +4,7 @@
  * its hardlink extension; large files go with several requests in flight (ssh2's fastPut/fastGet).
  */
 import type ssh2 from 'ssh2';
-import { HostFileError, type HostEntry, type HostFileProblem, type HostFiles, type TransferOptions } from '../host-files.js';
+import { HostFileError, problemOf, type HostEntry, type HostFileProblem, type HostFiles, type TransferOptions } from '../host-files.js';
 import type { SshConnection } from './connection.js';
 
 /** SFTP status codes (draft-ietf-secsh-filexfer-02): 2 no such file, 3 permission denied. */
@@ -49,8 +49,9 @@ export class SftpFiles implements HostFiles {
 
   #error(path: string, error: SftpError, what: string): HostFileError {
     let problem: HostFileProblem = 'failed';
-    if (error.code === NO_SUCH_FILE || error.code === 'ENOENT') problem = 'missing';
-    else if (error.code === PERMISSION_DENIED || error.code === 'EACCES') problem = 'denied';
+    if (error.code === NO_SUCH_FILE) problem = 'missing';
+    else if (error.code === PERMISSION_DENIED) problem = 'denied';
+    else if (typeof error.code === 'string') problem = problemOf(error.code); // this machine's side of a copy: a local ENOSPC is a full disk here
     else if (this.#closed || this.#connection.isClosed || /No response|not connected|closed/i.test(error.message)) problem = 'lost';
     const text = problem === 'lost' ? `connection to ${this.host} lost` : error.message;
     return new HostFileError(this.host, path, problem, `${what} ${this.host}:${path}: ${text}`, { cause: error });
@@ -75,13 +76,25 @@ export class SftpFiles implements HostFiles {
   }
 
   async mkdir(path: string): Promise<void> {
+    if (!(await this.tryMkdir(path)) && (await this.stat(path))?.kind !== 'directory') {
+      throw new HostFileError(this.host, path, 'failed', `cannot make directory ${this.host}:${path}: something else is there`);
+    }
+  }
+
+  async tryMkdir(path: string): Promise<boolean> {
     try {
       await this.#call<void>(path, 'cannot make directory', (done) => this.#sftp.mkdir(path, done));
+      return true;
     } catch (error) {
-      // SFTP says only "Failure" for an existing directory: look.
-      if ((await this.stat(path).catch(() => undefined))?.kind === 'directory') return;
+      // SFTP says only "Failure" for an existing entry: look.
+      if ((error as HostFileError).problem !== 'lost' && (await this.stat(path).catch(() => undefined))) return false;
       throw error;
     }
+  }
+
+  touch(path: string): Promise<void> {
+    const now = Date.now() / 1000;
+    return this.#call(path, 'cannot touch', (done) => this.#sftp.utimes(path, now, now, done));
   }
 
   async list(path: string): Promise<HostEntry[]> {

@@ -258,6 +258,8 @@ export class SshLauncher implements Launcher {
 
   /** The host's files over SFTP, on a session slot of its pool until `close()`. */
   async files(host: string): Promise<HostFiles> {
+    // $HOME first: asking for it later, while this session holds a slot, could wait on a slot that sessions like it hold.
+    await this.#home(host);
     const { sftp, connection } = await this.#pool(host).openSftp();
     const pool = this.#pool(host);
     return new SftpFiles(host, sftp, connection, () => pool.release(connection), () => this.#home(host));

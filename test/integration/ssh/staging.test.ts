@@ -4,7 +4,7 @@
  * (each its own home, the job directories under ~/work there).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { expect } from 'chai';
@@ -131,6 +131,32 @@ describe('job staging: stageIn, stageOut and cleanup over SFTP (3 real sshd host
       p.ws.write('pipeline.cfg', p.ws.read('pipeline.cfg').replace(/^working_directory = .*$/m, 'working_directory = ~/work'));
       disk?.unmount();
     }
+  });
+
+  it('a job named ".." stays in a directory of its own; a linked input arrives as its target; a directory comes back whole, replacing an earlier copy', async () => {
+    const tree = join(p.ws.dir, 'tree');
+    mkdirSync(join(tree, 'sub'), { recursive: true });
+    writeFileSync(join(tree, 'sub', 'real.txt'), 'real\n');
+    symlinkSync(join(inputs, 'a.txt'), join(tree, 'linked.txt'));
+    const back = join(p.ws.dir, 'back');
+    mkdirSync(join(back, 'res'), { recursive: true });
+    writeFileSync(join(back, 'res', 'stale.txt'), 'from an earlier run\n');
+    const neighbour = join(home(0), 'work', 'odd-names', 'keep');
+    mkdirSync(neighbour, { recursive: true });
+    writeFileSync(join(neighbour, 'mine.txt'), 'not yours\n');
+    chownSync(join(home(0), 'work', 'odd-names'), statSync(home(0)).uid, statSync(home(0)).gid);
+    const result = await startFaultRun(p, [{
+      name: '..', host: 'node1', shell: 'cat tree/linked.txt tree/sub/real.txt > /dev/null && mkdir -p res && cat tree/linked.txt > res/a.txt',
+      stageIn: [tree], stageOut: [{ from: 'res', to: join(back, 'res') }],
+    }], ['--job-name', 'odd-names']).ended;
+    expect(result.code, result.stderr.slice(-3000)).to.equal(0);
+    expect(readdirSync(join(back, 'res'))).to.deep.equal(['a.txt']);
+    expect(readFileSync(join(back, 'res', 'a.txt'), 'utf8')).to.equal('alpha\n');
+    // The job's directory is <work>/odd-names/_~<hash>: its emptying before the copy left the neighbour alone.
+    expect(readFileSync(join(neighbour, 'mine.txt'), 'utf8')).to.equal('not yours\n');
+    const own = readdirSync(join(home(0), 'work', 'odd-names')).filter((name) => name !== 'keep');
+    expect(own).to.have.length(1);
+    expect(own[0]).to.match(/^_~[0-9a-f]{8}$/);
   });
 
   it('executable_args --stage over a data map whose files are here: each entry\'s file goes to its host, the output comes back to the output map\'s path', async () => {
