@@ -3,7 +3,9 @@ import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from './load-config.js';
 import { NotFoundError } from '../errors.js';
-import { findJobDirectory } from '../records/job-directories.js';
+import type { PipelineConfig } from '../config/pipeline-config.js';
+import { checkJobName, findJobDirectory, jobDirectoryFor } from '../records/job-directories.js';
+import { readSubmission, slurmJobState } from '../records/slurm-submission.js';
 import { jobLogPath } from '../records/job-files.js';
 import { journalPath, readJournal } from '../records/job-journal.js';
 
@@ -32,6 +34,7 @@ function copyFrom(path: string, offset: number): number {
 
 export async function logsCommand(args: Record<string, unknown>): Promise<number> {
   const config = await loadConfig(args);
+  if (args.follow && args.jobName !== undefined) await waitForSubmittedRun(config, String(args.jobName));
   const { name, directory } = findJobDirectory(config, args.jobName as string | undefined);
   const journal = journalPath(directory);
   const latest = () => readJournal(journal).runs.at(-1);
@@ -57,4 +60,18 @@ function logJobId(directory: string, given: string): string {
   const hash = given.indexOf('#');
   if (hash < 0 || existsSync(jobLogPath(directory, given))) return given;
   return given.slice(hash + 1);
+}
+
+/** A run submitted to Slurm that has not begun: wait while Slurm still has the job, so that --follow starts with its first line. */
+async function waitForSubmittedRun(config: PipelineConfig, jobName: string): Promise<void> {
+  checkJobName(jobName);
+  const directory = jobDirectoryFor(config, jobName);
+  const submission = readSubmission(directory);
+  if (!submission) return;
+  let announced = false;
+  while (!existsSync(journalPath(directory)) && slurmJobState(submission.slurmJobId) !== null) {
+    if (!announced) process.stderr.write(`pipeline: job ${jobName} is Slurm job ${submission.slurmJobId}, not started yet; waiting for its first log line\n`);
+    announced = true;
+    await sleep(FOLLOW_POLL_MS * 5);
+  }
 }

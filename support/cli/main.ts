@@ -20,7 +20,7 @@ const GLOBAL_OPTIONS = {
 } as const;
 
 /** Options that take one value: given twice, yargs makes a list of them, which nothing below expects. */
-const SINGLE_VALUED = ['config', 'job-name', 'hosts', 'job', 'output'];
+const SINGLE_VALUED = ['config', 'job-name', 'hosts', 'job', 'output', 'slurm'];
 
 /** The framework's version, from its package.json. */
 function frameworkVersion(): string {
@@ -55,6 +55,13 @@ async function main(argv: string[]): Promise<number> {
       .option('debug', { alias: 'd', type: 'boolean', describe: 'show debug messages on the console' })
       .strict(false),
     (args) => { result = import('./run-command.js').then((m) => m.runCommand(args)); })
+    .command('submit <recipe>', 'submit the run to Slurm as a batch job (sbatch) that runs pipeline run inside its allocation; prints the Slurm job id', (y) => y
+      .positional('recipe', { type: 'string', describe: 'recipe name, tasks.cfg task, or path to a .js recipe' })
+      .option('slurm', { type: 'string', describe: "sbatch's flags, e.g. '-N 4 --time=2:00:00 --partition=cpu'", default: '' })
+      .option('job-name', { alias: 'j', type: 'string', describe: 'job name (default: the recipe name)' })
+      .option('json', { type: 'boolean', describe: 'print the submission as one JSON object' })
+      .strict(false),
+    (args) => { result = import('./submit-command.js').then((m) => m.submitCommand(args)); })
     .command('retry <job-name>', 'rerun only the jobs of a run that failed or never ended, with its recorded recipe and inputs', (y) => y
       .positional('job-name', { type: 'string' })
       .option('json', { type: 'boolean', describe: 'write NDJSON events to stdout' })
@@ -97,7 +104,7 @@ async function main(argv: string[]): Promise<number> {
       .option('json', { type: 'boolean', describe: 'print a JSON array instead of the table' })
       .strict(),
     (args) => { result = import('./deploy-command.js').then((m) => m.deployCommand(args)); })
-    .demandCommand(1, 'say which command: run, retry, status, logs, report, jobs, list, describe, hosts or deploy')
+    .demandCommand(1, 'say which command: run, submit, retry, status, logs, report, jobs, list, describe, hosts or deploy')
     .strictCommands()
     .fail((message, error) => {
       throw error ?? new UsageError(message);

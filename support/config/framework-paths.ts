@@ -24,3 +24,5 @@ export const shippedNodeDirectory = join(frameworkRoot, 'dist', 'nodes');
 export const pythonRuntimeDirectory = join(frameworkRoot, 'dist', 'support', 'node', 'python');
 /** The host agent (issue 16): started once per host, under install_root there. */
 export const agentScript = join(frameworkRoot, 'dist', 'support', 'agent', 'agent.js');
+/** The `pipeline` command, as a batch script runs it (pipeline submit). */
+export const cliPath = join(frameworkRoot, 'dist', 'support', 'cli', 'main.js');

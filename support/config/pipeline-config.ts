@@ -8,10 +8,13 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { isVariableName } from '../protocol/shell-words.js';
 import { ConfigError } from '../errors.js';
 import { frameworkRoot, shippedConfigDirectory } from './framework-paths.js';
+import { checkTemplate } from './command-template.js';
 import { IniFile, parseBool, parseList } from './ini.js';
 
-export type RemoteMethod = 'auto' | 'local' | 'ssh';
-const METHODS: readonly RemoteMethod[] = ['auto', 'local', 'ssh'];
+export type RemoteMethod = 'auto' | 'local' | 'ssh' | 'slurm' | 'custom_cmdline';
+const METHODS: readonly RemoteMethod[] = ['auto', 'local', 'ssh', 'slurm', 'custom_cmdline'];
+/** lofarpipe's names for running jobs as srun steps. */
+const METHOD_ALIASES: Record<string, RemoteMethod> = { slurm_srun: 'slurm', slurm_srun_cep3: 'slurm' };
 
 /** lofarpipe's max_per_node: 0 is no limit. */
 export function perHostLimit(maxPerNode: number): number {
@@ -48,7 +51,8 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
     'max_sessions', 'max_connections_per_host', 'globalfs', 'cmdline', 'nodelist_variable', 'dispatch',
   ],
   layout: ['job_directory'],
-  cluster: ['clusterdesc'],
+  cluster: ['clusterdesc', 'cores'],
+  docker: ['image'],
   logging: ['log_file', 'xml_stat_file', 'format', 'datefmt'],
 };
 
@@ -57,11 +61,9 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
  * so a LOFAR user knows it has no effect here rather than finding out. `*`: the whole section.
  */
 const NOT_IMPLEMENTED: Record<string, readonly string[] | '*'> = {
-  remote: ['cmdline', 'nodelist_variable'],
   logging: ['xml_stat_file', 'format', 'datefmt'],
   feedback: '*',
   deploy: '*',
-  docker: '*',
 };
 
 /** Edit distance of two short strings (insertions, deletions, substitutions). */
@@ -216,11 +218,41 @@ export class PipelineConfig {
   }
 
   get remoteMethod(): RemoteMethod {
-    const method = (this.get('remote', 'method') ?? 'auto').trim() as RemoteMethod;
+    const given = (this.get('remote', 'method') ?? 'auto').trim();
+    const method = (METHOD_ALIASES[given] ?? given) as RemoteMethod;
     if (!METHODS.includes(method)) {
-      throw new ConfigError(this.file, `${this.#where('remote', 'method')}: expected one of ${METHODS.join(', ')}, got ${JSON.stringify(method)}`);
+      throw new ConfigError(this.file, `${this.#where('remote', 'method')}: expected one of ${[...METHODS, ...Object.keys(METHOD_ALIASES)].join(', ')}, got ${JSON.stringify(given)}`);
     }
     return method;
+  }
+
+  /** `[remote] cmdline`, checked: the template of `method = custom_cmdline`. */
+  get commandLineTemplate(): string {
+    const template = this.get('remote', 'cmdline');
+    if (template === undefined || template.trim() === '') {
+      throw new ConfigError(this.file, `${this.#where('remote', 'method')}: custom_cmdline needs [remote] cmdline, a command line with {command} (and {host}, {env}, ...)`);
+    }
+    checkTemplate(template.trim(), this.#where('remote', 'cmdline'), this.dockerImage);
+    return template.trim();
+  }
+
+  /** `[docker] image`, for a command line's {image}. */
+  get dockerImage(): string | undefined {
+    const image = this.get('docker', 'image')?.trim();
+    return image ? image : undefined;
+  }
+
+  /** The variable that lists an allocation's nodes (lofarpipe's `nodelist_variable`); default SLURM_JOB_NODELIST. */
+  get nodelistVariable(): string {
+    const name = (this.get('remote', 'nodelist_variable') ?? 'SLURM_JOB_NODELIST').trim();
+    if (!isVariableName(name)) throw new ConfigError(this.file, `${this.#where('remote', 'nodelist_variable')}: ${JSON.stringify(name)} is not an environment variable name`);
+    return name;
+  }
+
+  /** `[cluster] cores`: the cores of every host, when the cluster's hosts are alike; jobs then run while their cores fit. */
+  get hostCores(): number | undefined {
+    if (this.get('cluster', 'cores') === undefined) return undefined;
+    return this.getNumber('cluster', 'cores', 1, { integer: true, min: 1 });
   }
 
   /** `[remote] dispatch`: `agent` (one agent per host runs its jobs; the default) or `channel` (a channel, or local process, per job). */

@@ -10,7 +10,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { UsageError } from '../errors.js';
 import { LineSplitter } from '../protocol/line-splitter.js';
 import type { Logger } from '../logging/run-log.js';
-import { LaunchError, type ExitStatus, type LaunchedProcess, type Launcher } from '../launchers/launcher.js';
+import { LaunchError, type ExitStatus, type LaunchDetails, type LaunchedProcess, type Launcher } from '../launchers/launcher.js';
 import { AGENT_PROTOCOL_VERSION, AGENT_WINDOW_BYTES, decodeAgentMessage, encodeAgentMessage, type AgentJob, type AgentMessage, type MasterMessage } from '../agent/agent-protocol.js';
 
 export type DispatchMode = 'agent' | 'channel';
@@ -21,6 +21,8 @@ export interface JobLaunch {
   command: string;
   /** The job as a host's agent runs it (made only when an agent runs it). */
   agentJob: () => AgentJob;
+  /** Its cores and name, for a launcher that uses them (Slurm, a custom command line). */
+  details?: LaunchDetails;
 }
 
 /** How long an agent may take to greet before its host counts as one without an agent. */
@@ -132,7 +134,7 @@ class HostAgent {
   }
 
   async #start(launcher: Launcher, command: string, installRoot: string, onFatal: (error: Error) => void): Promise<boolean> {
-    const launched = await launcher.start(this.host, command); // a LaunchError (host unreachable) is the job's failure
+    const launched = await launcher.start(this.host, command, { resident: true, name: 'pipeline-agent' }); // a LaunchError (host unreachable) is the job's failure
     this.#launched = launched;
     launched.stdin.on('error', () => {});
     let timer: NodeJS.Timeout | undefined;
@@ -266,12 +268,14 @@ export class AgentDispatch {
 
   async start(host: string, launch: JobLaunch): Promise<LaunchedProcess> {
     const launcher = this.#options.launcherFor(host);
-    if (this.#options.mode === 'channel' || this.#withoutAgent.has(host)) return launcher.start(host, launch.command);
+    if (this.#options.mode === 'channel' || this.#withoutAgent.has(host) || (launch.details && launcher.ownLaunch?.(launch.details))) {
+      return launcher.start(host, launch.command, launch.details);
+    }
     // A host's first job goes over a channel of its own and its agent starts with the second: an
     // agent is a Node start-up (~100 ms of CPU), which a run of one job per host would only wait for.
     if (!this.#hostsSeen.has(host)) {
       this.#hostsSeen.add(host);
-      return launcher.start(host, launch.command);
+      return launcher.start(host, launch.command, launch.details);
     }
     let agent = this.#agents.get(host);
     if (!agent || agent.dead) {
@@ -291,7 +295,7 @@ export class AgentDispatch {
         this.#options.logger.warn(`the agent cannot start on ${host} (${agent.why}); its jobs run one ${launcher.name === 'ssh' ? 'SSH channel' : 'process'} each`, { host });
       }
       if (!this.#withoutAgent.has(host)) throw new LaunchError(host, `the agent on ${host} is not running (${agent.why})`);
-      return launcher.start(host, launch.command);
+      return launcher.start(host, launch.command, launch.details);
     }
     return agent.start(launch.agentJob());
   }

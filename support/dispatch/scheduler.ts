@@ -260,12 +260,15 @@ export class Scheduler {
     const mark = newJobMark();
     const staging = job.isStaged ? this.#staging(job) : undefined;
     const placement = staging ? { ...settings.placement, workingDirectory: staging.remoteDirectory } : settings.placement;
-    const command = buildCommand(job, placement, { mark, measure: true });
+    // A launcher whose exit status waits for the job's output to close (srun) cannot have the guard keep stderr for its usage report.
+    const command = buildCommand(job, placement, { mark, measure: !settings.launchers.for(job.host).statusAfterOutput });
     const { dispatch } = settings;
+    // The variables only when a launcher asks (a custom command line's {env}): not a copy per job at warm-job rates.
+    const details = { cores: job.cores, name: job.id, get environment() { return jobEnvironment(job, placement); } };
     return executeJob(job, {
       start: async () => dispatch
-        ? dispatch.start(job.host, { command, agentJob: () => agentJob(job, placement, { mark, logLevel: settings.logLevel }) })
-        : settings.launchers.for(job.host).start(job.host, command),
+        ? dispatch.start(job.host, { command, details, agentJob: () => agentJob(job, placement, { mark, logLevel: settings.logLevel }) })
+        : settings.launchers.for(job.host).start(job.host, command, details),
       command,
       environment: splitEnvironment(job, placement).stdin,
       mark,

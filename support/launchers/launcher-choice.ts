@@ -3,6 +3,8 @@ import type { PipelineConfig, RemoteMethod } from '../config/pipeline-config.js'
 import { SshClientConfig } from './ssh/client-config.js';
 import { SshLauncher, type SshLauncherOptions } from './ssh/ssh-launcher.js';
 import { LocalLauncher } from './local.js';
+import { SlurmLauncher } from './slurm/slurm-launcher.js';
+import { CustomCommandLauncher } from './custom-command.js';
 import { LaunchError, type Launcher } from './launcher.js';
 
 export type { Launcher, LaunchedProcess, ExitStatus } from './launcher.js';
@@ -27,7 +29,10 @@ export class Launchers {
     this.#remoteFactory = remoteFactory;
   }
 
-  /** `local` runs every host's jobs on the control node (hosts are labels); `auto` uses SSH except for localhost; `ssh` always. */
+  /**
+   * `local` runs every host's jobs on the control node (hosts are labels); `auto` uses SSH except
+   * for localhost; `ssh` always; `slurm` and `custom_cmdline` (the remote factory's launcher) for every host.
+   */
   for(host: string): Launcher {
     if (this.#method === 'local' || (this.#method === 'auto' && isLocalHost(host))) return this.#local;
     if (!this.#remoteFactory) {
@@ -64,5 +69,12 @@ export function createLaunchers(config: PipelineConfig, onNewHostKey?: SshLaunch
     handshakesPerHost: 8,
     onNewHostKey,
   };
-  return new Launchers(config.remoteMethod, () => new SshLauncher(options));
+  const method = config.remoteMethod;
+  if (method === 'slurm') return new Launchers(method, () => new SlurmLauncher());
+  if (method === 'custom_cmdline') {
+    const template = config.commandLineTemplate; // checked now: a bad template is exit 2 before any job
+    const image = config.dockerImage;
+    return new Launchers(method, () => new CustomCommandLauncher({ template, ...(image ? { image } : {}) }));
+  }
+  return new Launchers(method, () => new SshLauncher(options));
 }

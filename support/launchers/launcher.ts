@@ -32,9 +32,28 @@ export interface LaunchedProcess {
   terminate(graceMs: number): void;
 }
 
+/** What a launcher may need to know of what it starts, beyond its command line. */
+export interface LaunchDetails {
+  /** The cores the job uses (Slurm's --cpus-per-task, a custom command line's {nr_cores}); default 1. */
+  cores?: number;
+  /** The job's name, where the launcher shows one (a Slurm step's name, {job_name}). */
+  name?: string;
+  /** A host's agent: it stays for the run and starts jobs itself; it takes no job's resources. */
+  resident?: boolean;
+  /** The job's variables, for a launcher that puts them on its own command line (a custom command line's {env}). */
+  environment?: Record<string, string>;
+}
+
 export interface Launcher {
   readonly name: string;
-  start(host: string, command: string): Promise<LaunchedProcess>;
+  /**
+   * True when the exit status comes only after the job's stdout and stderr have closed (srun), not
+   * when its main process ends (sshd, a local child): nothing may then hold them open after it.
+   */
+  readonly statusAfterOutput?: boolean;
+  start(host: string, command: string, details?: LaunchDetails): Promise<LaunchedProcess>;
+  /** True for a job that must be a launch of its own rather than run by the host's agent (a Slurm step with the CPUs it asks for). */
+  ownLaunch?(details: LaunchDetails): boolean;
   /** The host's files (deploy, job staging); `close()` them when done. */
   files(host: string): Promise<HostFiles>;
   /** Resolves when the host can be reached afresh; rejects with a LaunchError saying why not. */

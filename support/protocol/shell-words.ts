@@ -36,3 +36,35 @@ export function execNode(nodeExecutable: string, environment: Record<string, str
   const env = words.length > 0 ? `env ${words.join(' ')} ` : '';
   return `exec ${env}${[nodeExecutable, ...args].map(hostPath).join(' ')}`;
 }
+
+/**
+ * Splits a command line into words as a POSIX shell would, without expanding anything: quotes
+ * ('...', "...") and backslashes group and escape; undefined for an unclosed quote.
+ */
+export function splitShellWords(text: string): string[] | undefined {
+  const words: string[] = [];
+  let word: string | undefined;
+  let quote: "'" | '"' | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i]!;
+    if (quote === "'") {
+      if (char === "'") quote = undefined;
+      else word += char;
+    } else if (quote === '"') {
+      if (char === '"') quote = undefined;
+      else if (char === '\\' && i + 1 < text.length && '"\\$`'.includes(text[i + 1]!)) word += text[++i];
+      else word += char;
+    } else if (/\s/.test(char)) {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+    } else {
+      word ??= '';
+      if (char === "'" || char === '"') quote = char;
+      else if (char === '\\' && i + 1 < text.length) word += text[++i];
+      else word += char;
+    }
+  }
+  if (quote) return undefined;
+  if (word !== undefined) words.push(word);
+  return words;
+}

@@ -9,6 +9,7 @@ import type { PipelineConfig } from '../config/pipeline-config.js';
 import { ConfigError, InputError, RecipeFailedError, UsageError, type RecordsError } from '../errors.js';
 import { inputNameKey, resolveInputs } from '../recipe/fields.js';
 import { clusterComputeHosts, expandHostRange } from '../config/cluster-description.js';
+import { slurmAllocation } from '../config/slurm-allocation.js';
 import { agentScript, pythonRuntimeDirectory } from '../config/framework-paths.js';
 import { deployedPath, makeBundle, type UserProject } from '../deploy/deploy-bundle.js';
 import { deployHosts, deploymentPlan, describeDeploy } from '../deploy/deployment.js';
@@ -207,6 +208,7 @@ export class PipelineRun {
       durable: () => this.#journal?.synced() ?? Promise.resolve(),
       recordsCaughtUp: () => this.#jobFiles?.caughtUp(),
       staging: { jobName: this.jobName, jobDirectory: this.jobDirectory, transfersPerHost },
+      coresOf: hostCoresOf(this.config),
     });
   }
 
@@ -482,6 +484,14 @@ export function clusterHosts(config: PipelineConfig): string[] {
 
 /** As clusterHosts, but the error is returned, for a run that may not need the cluster. */
 export function clusterHostsOrWhyNot(config: PipelineConfig): string[] | ConfigError {
+  if (config.remoteMethod === 'slurm') {
+    // Under Slurm the cluster is the allocation this master runs in.
+    const allocation = slurmAllocation(process.env, config.nodelistVariable);
+    if (!allocation) {
+      return new ConfigError(config.file, `${config.file}: [remote] method = slurm runs inside a Slurm allocation, and SLURM_JOB_ID is not set; run it under salloc or sbatch, or submit it with pipeline submit (or give --hosts)`);
+    }
+    return allocation.nodes;
+  }
   const file = config.clusterdesc;
   if (!file) return ['localhost'];
   if (!existsSync(file)) return new ConfigError(config.file, `${config.file}: [cluster] clusterdesc: ${file} does not exist; expected a clusterdesc file listing the compute nodes (or give --hosts)`);
@@ -492,4 +502,12 @@ export function clusterHostsOrWhyNot(config: PipelineConfig): string[] | ConfigE
     if (error instanceof ConfigError) return error;
     throw error;
   }
+}
+
+/** Each host's cores: `[cluster] cores` for every host, else what the Slurm allocation gave each node; undefined when neither says. */
+function hostCoresOf(config: PipelineConfig): (host: string) => number | undefined {
+  const every = config.hostCores;
+  if (every !== undefined) return () => every;
+  const allocation = config.remoteMethod === 'slurm' ? slurmAllocation(process.env, config.nodelistVariable) : undefined;
+  return (host) => allocation?.cpus.get(host);
 }

@@ -31,6 +31,7 @@ export interface JobSpec {
   stageIn?: Array<string | { from: string; to?: string }>;
   stageOut?: Array<string | { from: string; to?: string }>;
   cleanup?: boolean;
+  cores?: number;
 }
 
 export type JobReport = JobResults & { name: string };
@@ -71,6 +72,15 @@ export function sshTestHosts(): { readonly p: SshPipeline } {
 
 let runNumber = 0;
 
+/** Masters started by startFaultRun that have not ended. */
+const liveMasters = new Set<ChildProcess>();
+
+// A test that fails before its run ends must not leave the master running (with its jobs, and mocha waiting on it for ever).
+afterEach(function () {
+  for (const master of liveMasters) if (master.exitCode === null && master.signalCode === null) master.kill('SIGKILL');
+  liveMasters.clear();
+});
+
 /** `extraArgs` may name the job (`--job-name X`, for a rerun of the same job); by default every run is a job of its own. */
 export function startFaultRun(p: SshPipeline, specs: JobSpec[], extraArgs: string[] = []): FaultRun {
   const named = extraArgs.indexOf('--job-name');
@@ -79,6 +89,8 @@ export function startFaultRun(p: SshPipeline, specs: JobSpec[], extraArgs: strin
     cwd: p.ws.dir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  liveMasters.add(master);
+  master.once('exit', () => liveMasters.delete(master));
   let stdout = '';
   let stderr = '';
   master.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
