@@ -111,6 +111,19 @@ describe('method = slurm: jobs as srun steps in a real Slurm (3 nodes)', functio
     expect(faults.stderr).to.not.match(/srun: error: .*task 0/);
   });
 
+  it('pipeline hosts check inside salloc: each allocated node is checked through a step', async () => {
+    const check = await underSalloc(['hosts', 'check', '--json']);
+    expect(check.code, check.stdout + check.stderr).to.equal(0);
+    const rows = JSON.parse(check.stdout) as Array<{ host: string; ok: boolean; node: string; agent: number; latencyMs: number }>;
+    expect(rows.map((row) => row.host)).to.deep.equal(['n1', 'n2', 'n3']);
+    for (const row of rows) {
+      expect(row.ok).to.equal(true);
+      expect(row.node).to.match(/^v\d+/);
+      expect(row.agent).to.equal(1);
+      expect(row.latencyMs).to.be.above(0);
+    }
+  });
+
   describe('in an allocation the master is given (as a batch script is)', () => {
     before(() => {
       const granted = spawnSync('salloc', ['--no-shell', '-N', '3', '--exclusive', '-J', 'pipeline-tests'], { env: lab.env, encoding: 'utf8', timeout: 60_000 });
