@@ -11,6 +11,7 @@ import { fileCreationMs, RECORDS } from './records.js';
 import { benchAgentJobs, benchFanOut, benchNodeJobs, benchShellJobs } from './ssh-dispatch.js';
 import { benchStartUp } from './start-up.js';
 import { benchStageIn } from './staging-transfer.js';
+import { benchSlurmDispatch } from './slurm-dispatch.js';
 
 type RowRunner = (quick: boolean, progress: (line: string) => void) => Promise<BenchRow[]>;
 
@@ -24,6 +25,7 @@ const ROWS: Array<[string, string, RowRunner]> = [
   ['6', 'start-up of pipeline --help and pipeline status vs node -e 0', (quick, progress) => benchStartUp({ quick, progress })],
   ['7', 'the warm agent: true jobs vs raw ssh2, warm and cold node scripts', (quick, progress) => benchAgentJobs({ quick, progress })],
   ['8', 'a 200 MB stage-in over SFTP vs OpenSSH scp and sftp', (quick, progress) => benchStageIn({ quick, progress })],
+  ['9', 'true jobs as srun steps, through the agent in the allocation, and over SSH', (quick, progress) => benchSlurmDispatch({ quick, progress })],
 ];
 
 async function main(): Promise<number> {
