@@ -61,6 +61,16 @@ DOCKER_IMAGE=$image exec "$@"
     expect(call).to.include('-e OMP_NUM_THREADS=4 -e GREETING=hello there lofar/pipeline:4.0 env NR_CORES=4 JOB_NAME=wrapped ON_HOST=nodeA /bin/sh -c');
   });
 
+  it('a template that wraps the command in sh -c gets the job\'s variables from {env} in its own environment', async () => {
+    const { ws } = project;
+    // The template itself, before the job's command runs, says what {env} gave it.
+    ws.writeConfig(['method = custom_cmdline', `cmdline = env {env} /bin/sh -c 'echo "template sees $GREETING on {host}" >&2; exec /bin/sh -c "$0"' {command}`].join('\n'));
+    const result = await ws.run(['run', 'faults', '--jobs', JSON.stringify([{ name: 'viaenv', host: 'nodeC', shell: 'echo "job sees $GREETING"', environment: { GREETING: 'good day' } }])]);
+    expect(result.code, result.stderr).to.equal(0);
+    expect(result.stderr).to.match(/nodeC#viaenv template sees good day on nodeC/);
+    expect(jobsOf(result.stdout).get('viaenv')!.outputs.stdout).to.deep.equal(['job sees good day']);
+  });
+
   const badTemplates: Array<[string, string, RegExp]> = [
     ['an unknown placeholder', 'ssh {host} {comand}', /\[remote\] cmdline: unknown placeholder \{comand\}; expected one of \{host\}, \{command\}/],
     ['no {command}', 'ssh {host}', /\[remote\] cmdline: the template has no \{command\}/],

@@ -177,6 +177,10 @@ describe('method = slurm: jobs as srun steps in a real Slurm (3 nodes)', functio
     const id = submitted.stdout.trim();
     expect(id).to.match(/^\d+$/);
     expect(submitted.stderr).to.include(`submitted job submitted as Slurm job ${id}`);
+    // logs --follow waits for the run to start and follows it to its end.
+    const follow = spawnSync(process.execPath, [cliPath, 'logs', 'submitted', '--follow', '--config', ws.configPath], { cwd: ws.dir, env: lab.env, encoding: 'utf8', timeout: 120_000 });
+    expect(follow.status, follow.stderr).to.equal(0);
+    expect(follow.stdout).to.match(/recipe where completed/);
     const status = () => JSON.parse(spawnSync(process.execPath, [cliPath, 'status', 'submitted', '--json', '--config', ws.configPath], { cwd: ws.dir, env: lab.env, encoding: 'utf8' }).stdout) as { status?: string; slurm?: { jobId: string; state: string }; outputs?: unknown };
     expect(status().slurm?.jobId).to.equal(id);
     for (let waited = 0; lab.slurm('squeue', ['-h', '-j', id, '-o', '%T']).trim() !== ''; waited += 200) {
