@@ -261,7 +261,7 @@ export class Scheduler {
     const staging = job.isStaged ? this.#staging(job) : undefined;
     const placement = staging ? { ...settings.placement, workingDirectory: staging.remoteDirectory } : settings.placement;
     // A launcher whose exit status waits for the job's output to close (srun) cannot have the guard keep stderr for its usage report.
-    const command = buildCommand(job, placement, { mark, measure: !settings.launchers.for(job.host).statusAfterOutput });
+    const command = buildCommand(job, placement, { mark, measure: !this.#statusAfterOutput(job.host) });
     const { dispatch } = settings;
     // The variables only when a launcher asks (a custom command line's {env}): not a copy per job at warm-job rates.
     const details = { cores: job.cores, name: job.id, get environment() { return jobEnvironment(job, placement); } };
@@ -324,6 +324,15 @@ export class Scheduler {
       ...(results.transferProblem ? { transferProblem: results.transferProblem } : {}),
       ...(results.stagedOut ? { stagedOut: results.stagedOut } : {}),
     });
+  }
+
+  /** Whether the host's launcher gives the exit status only after the job's output closed; a host no launcher reaches fails at its start, said there. */
+  #statusAfterOutput(host: string): boolean {
+    try {
+      return this.#settings.launchers.for(host).statusAfterOutput ?? false;
+    } catch {
+      return false;
+    }
   }
 
   /** A staged job's directory on its host and its copies in and out. */

@@ -209,7 +209,7 @@ describe('support/config/pipeline-config', () => {
       const file = writeConfig(text);
       const config = await PipelineConfig.load(file);
       const e = await configError(() => config.remoteMethod);
-      expect(e.message).to.equal(`${file}:${lineOf(text, 'method')}: [remote] method: expected one of auto, local, ssh, got "rsh"`);
+      expect(e.message).to.equal(`${file}:${lineOf(text, 'method')}: [remote] method: expected one of auto, local, ssh, slurm, custom_cmdline, slurm_srun, slurm_srun_cep3, got "rsh"`);
       expect(e.file).to.equal(file);
     });
 
