@@ -5,7 +5,7 @@ import { loadConfig } from './load-config.js';
 import { NotFoundError } from '../errors.js';
 import type { PipelineConfig } from '../config/pipeline-config.js';
 import { checkJobName, findJobDirectory, jobDirectoryFor } from '../records/job-directories.js';
-import { readSubmission, slurmJobState } from '../records/slurm-submission.js';
+import { readSubmission, runOfSubmission, slurmJobEnded, slurmJobState } from '../records/slurm-submission.js';
 import { jobLogPath } from '../records/job-files.js';
 import { journalPath, readJournal } from '../records/job-journal.js';
 
@@ -46,10 +46,16 @@ export async function logsCommand(args: Record<string, unknown>): Promise<number
   }
   let offset = copyFrom(path, 0);
   if (!args.follow) return 0;
-  // Follow until the run has ended (or its master is gone), then print what is left.
-  while (latest()?.status === 'running') {
+  // Follow until the run has ended (or its master is gone, or the Slurm job it ran in), then print what is left.
+  const submission = readSubmission(directory);
+  for (let polls = 1; latest()?.status === 'running'; polls++) {
     await sleep(FOLLOW_POLL_MS);
     offset = copyFrom(path, offset);
+    if (submission && polls % 10 === 0 && slurmJobEnded(slurmJobState(submission.slurmJobId))) {
+      copyFrom(path, offset);
+      process.stderr.write(`pipeline: Slurm job ${submission.slurmJobId} ended before the run recorded its end; see ${submission.output}\n`);
+      return 1;
+    }
   }
   copyFrom(path, offset);
   return 0;
@@ -69,8 +75,11 @@ async function waitForSubmittedRun(config: PipelineConfig, jobName: string): Pro
   const submission = readSubmission(directory);
   if (!submission) return;
   let announced = false;
-  while (!existsSync(journalPath(directory)) && slurmJobState(submission.slurmJobId) !== null) {
-    if (!announced) process.stderr.write(`pipeline: job ${jobName} is Slurm job ${submission.slurmJobId}, not started yet; waiting for its first log line\n`);
+  const started = () => runOfSubmission(submission, existsSync(journalPath(directory)) ? readJournal(journalPath(directory)).runs.at(-1)?.started.time : undefined);
+  while (!started()) {
+    const state = slurmJobState(submission.slurmJobId);
+    if (slurmJobEnded(state)) throw new NotFoundError(`job ${jobName}: Slurm job ${submission.slurmJobId} ${state} without starting its run; see ${submission.output}`);
+    if (!announced) process.stderr.write(`pipeline: job ${jobName} is Slurm job ${submission.slurmJobId}, ${state}; waiting for its run to start\n`);
     announced = true;
     await sleep(FOLLOW_POLL_MS * 5);
   }

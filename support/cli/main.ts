@@ -50,6 +50,7 @@ async function main(argv: string[]): Promise<number> {
       .option('fresh', { type: 'boolean', describe: 'start over: run every job again, even those an earlier run of this job name finished' })
       .option('resume-anyway', { type: 'boolean', describe: 'resume even though the recipe inputs differ from the recorded run' })
       .option('deploy', { type: 'boolean', describe: 'first copy the framework and your node scripts to the hosts (pipeline deploy); only changed files travel' })
+      .option('serial', { type: 'boolean', describe: 'run every job on this machine, one after another, in the order asked for (debugging)' })
       .option('json', { type: 'boolean', describe: 'write NDJSON events (run, job queued/started/ended) to stdout' })
       .option('verbose', { alias: 'v', type: 'boolean', describe: 'show verbose messages on the console' })
       .option('debug', { alias: 'd', type: 'boolean', describe: 'show debug messages on the console' })

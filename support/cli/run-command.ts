@@ -11,7 +11,7 @@ import type { LogLevel } from '../protocol/messages.js';
 
 const RUN_OPTIONS = new Set([
   '_', '$0', 'recipe', 'config', 'c', 'job-name', 'j', 'dry-run', 'verbose', 'v', 'debug', 'd', 'help', 'hosts',
-  'fresh', 'resume-anyway', 'json', 'deploy',
+  'fresh', 'resume-anyway', 'json', 'deploy', 'serial',
 ]);
 
 export function inputArguments(args: Record<string, unknown>): Record<string, unknown> {
@@ -44,7 +44,7 @@ async function execute({ config, jobName, recipe: recipeArg, inputs: given, args
   const dryRun = Boolean(args['dry-run']);
   const run = new PipelineRun({
     config, jobName, consoleLevel: consoleLevel(args), dryRun, hosts,
-    fresh: Boolean(args.fresh), resumeAnyway: Boolean(args['resume-anyway']), deploy: Boolean(args.deploy),
+    fresh: Boolean(args.fresh), resumeAnyway: Boolean(args['resume-anyway']), deploy: Boolean(args.deploy), serial: Boolean(args.serial),
     // The live view only where a person watches, and never in the way of --json.
     statusLine: Boolean(process.stdout.isTTY && process.stderr.isTTY) && !json && !args['dry-run'],
   });

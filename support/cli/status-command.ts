@@ -3,7 +3,7 @@ import { loadConfig } from './load-config.js';
 import { existsSync } from 'node:fs';
 import type { PipelineConfig } from '../config/pipeline-config.js';
 import { checkJobName, findJobDirectory, jobDirectoryFor } from '../records/job-directories.js';
-import { readSubmission, slurmJobState, type SlurmSubmission } from '../records/slurm-submission.js';
+import { readSubmission, runOfSubmission, slurmJobEnded, slurmJobState, type SlurmSubmission } from '../records/slurm-submission.js';
 import { journalPath, readJournal, type RunStatus } from '../records/job-journal.js';
 import { formatReport, reportRun } from '../records/run-report.js';
 
@@ -11,13 +11,16 @@ export async function statusCommand(args: Record<string, unknown>): Promise<numb
   const config = await loadConfig(args);
   const submitted = submittedOnly(config, args.job as string | undefined);
   if (submitted) {
-    // Submitted to Slurm, not started yet: where it is in the queue.
+    // Submitted to Slurm, its run not started: where it is in the queue, or that it ended without one.
     const { name, submission } = submitted;
-    const state = slurmJobState(submission.slurmJobId) ?? 'ENDED (it recorded no run: see its output file)';
+    const state = slurmJobState(submission.slurmJobId);
+    const ended = slurmJobEnded(state);
     process.stdout.write(args.json
-      ? JSON.stringify({ jobName: name, runs: 0, slurm: { jobId: submission.slurmJobId, state, output: submission.output } }) + '\n'
-      : `job ${name}: submitted as Slurm job ${submission.slurmJobId}, ${state}; its output: ${submission.output}\n`);
-    return 0;
+      ? JSON.stringify({ jobName: name, runs: 0, status: ended ? 'crashed' : 'submitted', slurm: { jobId: submission.slurmJobId, state, output: submission.output } }) + '\n'
+      : ended
+        ? `job ${name}: Slurm job ${submission.slurmJobId} ${state} without starting its run; see ${submission.output}\n`
+        : `job ${name}: submitted as Slurm job ${submission.slurmJobId}, ${state}; its output: ${submission.output}\n`);
+    return ended ? 1 : 0;
   }
   const { name, directory } = findJobDirectory(config, args.job as string | undefined);
   const journal = readJournal(journalPath(directory));
@@ -29,7 +32,9 @@ export async function statusCommand(args: Record<string, unknown>): Promise<numb
   }
   const report = reportRun(directory, latest);
   const submission = readSubmission(directory);
-  const slurm = submission ? { jobId: submission.slurmJobId, state: slurmJobState(submission.slurmJobId) ?? 'ENDED', output: submission.output } : undefined;
+  const slurm = submission && runOfSubmission(submission, latest.started.time) ? { jobId: submission.slurmJobId, state: slurmJobState(submission.slurmJobId), output: submission.output } : undefined;
+  // Slurm ended the job (time limit, scancel, a node lost) before the run could record its end: from here it can only be told by Slurm.
+  if (slurm && report.status === 'running' && slurmJobEnded(slurm.state)) report.status = 'crashed';
   if (args.json) process.stdout.write(JSON.stringify({ ...report, ...(slurm ? { slurm } : {}), jobs: [...latest.jobs.values()].map(({ ended, ...job }) => ({ ...job, ...(ended ? { failure: ended.failure, message: ended.message, returncode: ended.returncode, signal: ended.signal, duration: ended.duration, retries: ended.retries, reused: ended.reused ?? false } : {}) })) }) + '\n');
   else process.stdout.write([...formatReport(report), ...(slurm ? [`Slurm job ${slurm.jobId}: ${slurm.state}`] : [])].join('\n') + '\n');
   return statusExitCode(report.status);
@@ -41,7 +46,9 @@ function submittedOnly(config: PipelineConfig, jobName: string | undefined): { n
   checkJobName(jobName);
   const directory = jobDirectoryFor(config, jobName);
   const submission = readSubmission(directory);
-  if (!submission || existsSync(journalPath(directory))) return undefined;
+  if (!submission) return undefined;
+  const started = existsSync(journalPath(directory)) ? readJournal(journalPath(directory)).runs.at(-1)?.started.time : undefined;
+  if (runOfSubmission(submission, started)) return undefined;
   return { name: jobName, submission };
 }
 

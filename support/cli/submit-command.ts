@@ -36,7 +36,7 @@ export async function submitCommand(args: Record<string, unknown>): Promise<numb
   const flags = splitShellWords(String(args.slurm ?? ''));
   if (!flags) throw new UsageError(`--slurm ${JSON.stringify(args.slurm)}: a quote is not closed`);
   // The recipe and its inputs are checked here, not an hour later in the queue (a dry run: nothing recorded, no host contacted).
-  const check = new PipelineRun({ config, jobName, consoleLevel: 'warn', dryRun: true });
+  const check = new PipelineRun({ config, jobName, consoleLevel: 'warn', dryRun: true, ...(args.hosts !== undefined ? { hosts: String(args.hosts) } : {}) });
   try {
     await check.resolve(recipe, submittedInputs(args));
   } catch (error) {
@@ -55,11 +55,18 @@ export async function submitCommand(args: Record<string, unknown>): Promise<numb
   const output = join(dir, 'slurm-%j.out');
   // A recipe given by path is found from here, not from the batch job's directory.
   const recipeArgument = recipe.includes('/') || recipe.endsWith('.js') ? resolve(recipe) : recipe;
-  const command = [process.execPath, cliPath, 'run', recipeArgument, ...inputWords(submittedInputs(args)), '--config', config.file, '--job-name', jobName];
+  if (args['dry-run']) throw new UsageError('pipeline submit --dry-run: a dry run dispatches nothing; run it here with pipeline run --dry-run');
+  // pipeline run's own options travel with the run, as given here.
+  const runOptions = [
+    ...(args.fresh ? ['--fresh'] : []), ...(args['resume-anyway'] ? ['--resume-anyway'] : []), ...(args.deploy ? ['--deploy'] : []),
+    ...(args.hosts !== undefined ? [`--hosts=${String(args.hosts)}`] : []), ...(args.verbose ? ['--verbose'] : []), ...(args.debug ? ['--debug'] : []),
+  ];
+  const command = [process.execPath, cliPath, 'run', recipeArgument, ...inputWords(submittedInputs(args)), ...runOptions, '--config', config.file, '--job-name', jobName];
   writeFileSync(script, [
     '#!/bin/sh',
     `#SBATCH --job-name=${jobName}`,
-    `#SBATCH --output=${output}`,
+    // sbatch reads %-patterns in the path and takes the line as it is: % doubled, the path quoted.
+    `#SBATCH --output="${output.replace(/%(?!j)/g, '%%').replace(/["\\]/g, '\\$&')}"`,
     `# written by pipeline submit; runs the pipeline inside the allocation (method ${config.remoteMethod})`,
     `cd ${shellQuote(process.cwd())} || exit 1`,
     `exec ${command.map(shellQuote).join(' ')}`,

@@ -15,7 +15,12 @@ const FIELD = /\{\{|\}\}|\{([^{}]*)\}|[{}]/g;
  * `[docker] image`, and a command left once it is filled. `where` names the key for the message.
  */
 export function checkTemplate(template: string, where: string, image: string | undefined): void {
+  // Each value is filled as shell words of its own: inside quotes, a quoted value would be shell code again.
+  const quoted = quotedRanges(template);
   for (const match of template.matchAll(FIELD)) {
+    if (match[1] !== undefined && quoted.some(([from, to]) => match.index! > from && match.index! < to)) {
+      throw new ConfigError(where, `${where}: {${match[1]}} is inside quotes; write it bare (each placeholder is filled as quoted shell words)`);
+    }
     if (match[0] === '{{' || match[0] === '}}') continue;
     const name = match[1];
     if (name === undefined) throw new ConfigError(where, `${where}: a lone ${match[0]} at ${match.index}; write {{ or }} for a brace`);
@@ -37,4 +42,23 @@ export function fillTemplate(template: string, values: Record<Placeholder, strin
     if (whole === '}}') return '}';
     return values[name as Placeholder];
   });
+}
+
+/** Where the template has '...' and "..." (start and end offsets), as a POSIX shell reads it. */
+function quotedRanges(text: string): Array<[number, number]> {
+  const ranges: Array<[number, number]> = [];
+  let open: { quote: string; at: number } | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i]!;
+    if (open) {
+      if (char === '\\' && open.quote === '"') i++;
+      else if (char === open.quote) {
+        ranges.push([open.at, i]);
+        open = undefined;
+      }
+    } else if (char === '\\') i++;
+    else if (char === "'" || char === '"') open = { quote: char, at: i };
+  }
+  if (open) ranges.push([open.at, text.length]);
+  return ranges;
 }

@@ -76,6 +76,7 @@ export function slurmAllocation(env: NodeJS.ProcessEnv = process.env, nodelistVa
   const nodes = expandHostlist(list, nodelistVariable);
   const cpus = new Map<string, number>();
   const counts = env.SLURM_JOB_CPUS_PER_NODE ? cpusPerNode(env.SLURM_JOB_CPUS_PER_NODE) : [];
-  if (counts.length === nodes.length) nodes.forEach((node, i) => cpus.set(node, counts[i]!));
+  // The counts follow slurm.conf's node order, the node list is sorted by name: only counts that are all alike can be matched up.
+  if (counts.length === nodes.length && counts.every((count) => count === counts[0])) nodes.forEach((node, i) => cpus.set(node, counts[i]!));
   return { jobId, nodes, cpus };
 }

@@ -38,6 +38,8 @@ export interface ScheduleOptions {
   retries?: number;
   /** Job failures retried too; a job's own `retryOn` wins. Infrastructure failures always are. */
   retryOn?: RetryOn;
+  /** Share the run's limits with every other call that does (submit, map) instead of having limits of its own. */
+  shared?: boolean;
 }
 
 export interface SchedulerSettings {
@@ -56,6 +58,8 @@ export interface SchedulerSettings {
   /** Seconds before the first retry; doubling after each, at most 60 s. */
   retryDelay: number;
   dryRun: boolean;
+  /** `--serial`: every job of the run one after another, in the order asked for. */
+  serial?: boolean;
   /** Hosts for jobs created without one: each goes to the one with the fewest outstanding jobs. */
   hosts: string[];
   /** Where --dry-run prints the jobs. */
@@ -116,6 +120,7 @@ export class Scheduler {
   /** The names of the run's jobs, and the jobs they belong to: a job's log, files and records are found by its name. */
   readonly #names = new Set<string>();
   readonly #named = new WeakSet<ComputeJob>();
+  #sharedLimits: JobLimits | undefined;
   /** Each host's transfer slots, shared by the staged jobs on it. */
   readonly #transfers = new Map<string, LimitFunction>();
 
@@ -158,7 +163,10 @@ export class Scheduler {
       }
       return;
     }
-    const limits = new JobLimits(perHostLimit(options.maxPerNode ?? settings.maxPerNode), options.concurrency ?? Number.POSITIVE_INFINITY, (host) => settings.coresOf?.(host));
+    // A call that asks for limits of its own has them, shared or not.
+    const limits = settings.serial || (options.shared && options.maxPerNode === undefined && options.concurrency === undefined)
+      ? this.#runLimits()
+      : new JobLimits(perHostLimit(options.maxPerNode ?? settings.maxPerNode), options.concurrency ?? Number.POSITIVE_INFINITY, (host) => settings.coresOf?.(host));
     const stop = new AbortController();
     const signal = AbortSignal.any([settings.signal, stop.signal]);
     setMaxListeners(0, signal); // every running job listens on it: more than 10 is expected, not a leak
@@ -324,6 +332,18 @@ export class Scheduler {
       ...(results.transferProblem ? { transferProblem: results.transferProblem } : {}),
       ...(results.stagedOut ? { stagedOut: results.stagedOut } : {}),
     });
+  }
+
+  /**
+   * The run's own limits, shared by every call that asks (submit and map: many small calls that
+   * together must keep to `[remote] max_per_node`), and by every call under --serial (one at a time).
+   */
+  #runLimits(): JobLimits {
+    const settings = this.#settings;
+    this.#sharedLimits ??= settings.serial
+      ? new JobLimits(1, 1)
+      : new JobLimits(perHostLimit(settings.maxPerNode), Number.POSITIVE_INFINITY, (host) => settings.coresOf?.(host));
+    return this.#sharedLimits;
   }
 
   /** Whether the host's launcher gives the exit status only after the job's output closed; a host no launcher reaches fails at its start, said there. */

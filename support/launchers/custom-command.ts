@@ -25,6 +25,11 @@ export class CustomCommandLauncher implements Launcher {
     this.#options = options;
   }
 
+  /** Every job runs through the template, filled for it: none through a host's agent. */
+  ownLaunch(): boolean {
+    return true;
+  }
+
   /** The template filled for one job: what runs here under /bin/sh -c. */
   commandLine(host: string, command: string, details: LaunchDetails = {}): string {
     const environment = details.environment ?? {};

@@ -52,7 +52,8 @@ export class Launchers {
  * The launchers a run (or `pipeline hosts check`) uses, from pipeline.cfg. Every setting is read
  * here, at once, so a bad key fails before any host is contacted.
  */
-export function createLaunchers(config: PipelineConfig, onNewHostKey?: SshLauncherOptions['onNewHostKey']): Launchers {
+export function createLaunchers(config: PipelineConfig, onNewHostKey?: SshLauncherOptions['onNewHostKey'], methodOverride?: RemoteMethod): Launchers {
+  if (methodOverride === 'local') return new Launchers('local');
   const options: SshLauncherOptions = {
     clientConfig: new SshClientConfig(config.sshConfigFile, {
       identityFile: config.identityFile,

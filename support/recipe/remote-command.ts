@@ -2,7 +2,9 @@
  * The RemoteCommand mixin (lofarpipe's RemoteCommandRecipeMixIn): adds `scheduleJobs` and the
  * `error` event to a recipe class.
  */
-import type { ComputeJob } from '../dispatch/compute-job.js';
+import { ComputeJob, type ComputeJobOptions, type NodeScript } from '../dispatch/compute-job.js';
+import type { JobResults } from '../protocol/job-outcome.js';
+import type { JsonValue } from '../protocol/messages.js';
 import { ErrorFlag } from '../dispatch/error-flag.js';
 import type { BaseRecipe } from './base-recipe.js';
 import type { ScheduleOptions } from '../dispatch/scheduler.js';
@@ -13,7 +15,17 @@ type RecipeConstructor = abstract new (...args: any[]) => BaseRecipe;
 export interface RemoteCommandMembers {
   readonly error: ErrorFlag;
   scheduleJobs(jobs: readonly ComputeJob[], options?: ScheduleOptions): Promise<ComputeJob[]>;
+  submit(job: ComputeJob, options?: ScheduleOptions): Promise<JobResults>;
+  map(command: NodeScript | string, argumentLists: ReadonlyArray<readonly JsonValue[]>, options?: MapOptions): Promise<JobResults[]>;
 }
+
+/** map()'s options: the jobs' own (timeout, cores, retries ...), a host for them all, and the scheduling ones. */
+export type MapOptions = Omit<ComputeJobOptions, 'name'> & ScheduleOptions & {
+  /** Where every job runs; default: each the least busy of the cluster's hosts. */
+  host?: string | null;
+  /** Names for the jobs: `<name>.<index>` (default: their numbers in the run). */
+  name?: string;
+};
 
 // The declared return type adds only the new members: the mixin class's own type would bring back
 // BaseRecipe's untyped `inputs` and, intersected with a `recipe()`'s typed ones, let any name through.
@@ -28,6 +40,26 @@ export function RemoteCommand<TBase extends RecipeConstructor>(Base: TBase): TBa
         if (job.results.state === 'failed') this.error.set();
       }, this.context.recipeName);
       return [...jobs];
+    }
+
+    /**
+     * Runs one job and resolves with its results when it ends (a failure sets `this.error`; it
+     * does not reject). Calls share the run's limits, records and resume, so that a recipe
+     * builds a graph with ordinary `await` and `Promise.all` (desipipe's futures).
+     */
+    async submit(job: ComputeJob, options: ScheduleOptions = {}): Promise<JobResults> {
+      await this.scheduleJobs([job], { ...options, shared: true });
+      return job.results;
+    }
+
+    /** One job per argument list, sharing the run's limits; resolves with their results in the order given (PyGrid's map). */
+    async map(command: NodeScript | string, argumentLists: ReadonlyArray<readonly JsonValue[]>, options: MapOptions = {}): Promise<JobResults[]> {
+      const { host = null, name, maxPerNode, concurrency, failFast, retries, retryOn, timeout, ...jobOptions } = options;
+      const jobs = argumentLists.map((args, index) => new ComputeJob(host, command, args, {
+        ...jobOptions, ...(name !== undefined ? { name: `${name}.${index}` } : {}), ...(retries !== undefined ? { retries } : {}), ...(retryOn ? { retryOn } : {}), ...(timeout !== undefined ? { timeout } : {}),
+      }));
+      await this.scheduleJobs(jobs, { ...(maxPerNode !== undefined ? { maxPerNode } : {}), ...(concurrency !== undefined ? { concurrency } : {}), ...(failFast ? { failFast } : {}), shared: true });
+      return jobs.map((job) => job.results);
     }
   }
   return RemoteCommandRecipe;

@@ -26,12 +26,32 @@ export function readSubmission(jobDirectory: string): SlurmSubmission | undefine
   }
 }
 
-/** The job's state as squeue says it (PENDING, RUNNING, ...), or null once Slurm no longer lists it (it ended) or cannot be asked. */
-export function slurmJobState(slurmJobId: string): string | null {
+/** States in which Slurm still lists a job for a while (MinJobAge) although it has ended. */
+const ENDED_STATES = new Set(['COMPLETED', 'CANCELLED', 'FAILED', 'TIMEOUT', 'NODE_FAIL', 'PREEMPTED', 'OUT_OF_MEMORY', 'BOOT_FAIL', 'DEADLINE', 'SPECIAL_EXIT', 'REVOKED']);
+
+/**
+ * The job's state as squeue says it: `PENDING`, `RUNNING`, ...; `ENDED` once Slurm no longer
+ * lists it; `ENDED (<state>)` for an ended job it still lists; `UNKNOWN (...)` when squeue cannot be asked.
+ */
+export function slurmJobState(slurmJobId: string): string {
+  let state: string;
   try {
-    const state = execFileSync('squeue', ['-h', '-j', slurmJobId, '-o', '%T'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 }).trim();
-    return state === '' ? null : state;
-  } catch {
-    return null;
+    state = execFileSync('squeue', ['-h', '-j', slurmJobId, '-o', '%T'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 }).trim();
+  } catch (error) {
+    const err = error as NodeJS.ErrnoException & { status?: number };
+    // squeue -j of a job it has forgotten exits 1 on some versions: that is an ended job too.
+    if (err.status === 1) return 'ENDED';
+    return `UNKNOWN (squeue: ${err.code === 'ENOENT' ? 'not found here' : err.message.split('\n')[0]})`;
   }
+  if (state === '') return 'ENDED';
+  return ENDED_STATES.has(state) ? `ENDED (${state})` : state;
+}
+
+export function slurmJobEnded(state: string): boolean {
+  return state.startsWith('ENDED');
+}
+
+/** Whether the journal's newest run began after this submission (else an earlier run of the job name is all there is). */
+export function runOfSubmission(submission: SlurmSubmission, runStarted: string | undefined): boolean {
+  return runStarted !== undefined && runStarted >= submission.submitted;
 }

@@ -51,6 +51,8 @@ export interface PipelineRunOptions {
   statusLine?: boolean;
   /** `--deploy`: deploy to the hosts first and run the deployed node scripts (also `[remote] deploy = true`). */
   deploy?: boolean;
+  /** `--serial`: every job on this machine, one after another, in the order asked for. */
+  serial?: boolean;
 }
 
 export interface RecipeResult {
@@ -120,9 +122,10 @@ export class PipelineRun {
     const environment = this.config.environment;
     const dispatchMode = this.config.dispatchMode;
     const transfersPerHost = this.config.transfersPerHost;
+    // --serial: every job here, one after another, for debugging (PyGrid's use_cluster=False).
     const launchers = createLaunchers(this.config, (target, file, print) => {
       this.logger.warn(`accepted new host key of ${target.alias} (${print}) into ${file}`);
-    });
+    }, options.serial ? 'local' : undefined);
     this.#hostsGiven = options.hosts !== undefined;
     this.#hosts = options.hosts !== undefined ? expandHostRange(options.hosts, '--hosts') : clusterHostsOrWhyNot(this.config);
     // A dry run records nothing, not even its log: it would look like a run to resume from.
@@ -163,7 +166,7 @@ export class PipelineRun {
     }));
     this.launchers = launchers;
     // A deploying run runs the deployed copies of the recipe directories' node scripts; otherwise they are at their own path on the hosts.
-    this.deploys = !options.dryRun && (Boolean(options.deploy) || this.config.deploy);
+    this.deploys = !options.dryRun && !options.serial && (Boolean(options.deploy) || this.config.deploy);
     this.#projects = this.deploys ? deploymentPlan(this.config).projects : [];
     this.#installBase = installRoot;
     const run = this;
@@ -177,7 +180,7 @@ export class PipelineRun {
       scriptPath: (path) => deployedPath(path, run.#installBase, run.#projects),
     };
     this.#dispatch = new AgentDispatch({
-      mode: dispatchMode,
+      mode: options.serial ? 'channel' : dispatchMode,
       launcherFor: (host) => launchers.for(host),
       agentCommand: () => agentCommand(placement, agentScript),
       installRoot,
@@ -200,6 +203,7 @@ export class PipelineRun {
       retries,
       retryDelay,
       dryRun: options.dryRun ?? false,
+      serial: options.serial ?? false,
       dryRunOutput: process.stdout,
       logPressure: this.log.pressure,
       events: this.events,
@@ -486,11 +490,16 @@ export function clusterHosts(config: PipelineConfig): string[] {
 export function clusterHostsOrWhyNot(config: PipelineConfig): string[] | ConfigError {
   if (config.remoteMethod === 'slurm') {
     // Under Slurm the cluster is the allocation this master runs in.
-    const allocation = slurmAllocation(process.env, config.nodelistVariable);
-    if (!allocation) {
-      return new ConfigError(config.file, `${config.file}: [remote] method = slurm runs inside a Slurm allocation, and SLURM_JOB_ID is not set; run it under salloc or sbatch, or submit it with pipeline submit (or give --hosts)`);
+    try {
+      const allocation = slurmAllocation(process.env, config.nodelistVariable);
+      if (!allocation) {
+        return new ConfigError(config.file, `${config.file}: [remote] method = slurm runs inside a Slurm allocation, and SLURM_JOB_ID is not set; run it under salloc or sbatch, or submit it with pipeline submit`);
+      }
+      return allocation.nodes;
+    } catch (error) {
+      if (error instanceof ConfigError) return error;
+      throw error;
     }
-    return allocation.nodes;
   }
   const file = config.clusterdesc;
   if (!file) return ['localhost'];
@@ -508,6 +517,11 @@ export function clusterHostsOrWhyNot(config: PipelineConfig): string[] | ConfigE
 function hostCoresOf(config: PipelineConfig): (host: string) => number | undefined {
   const every = config.hostCores;
   if (every !== undefined) return () => every;
-  const allocation = config.remoteMethod === 'slurm' ? slurmAllocation(process.env, config.nodelistVariable) : undefined;
+  let allocation: ReturnType<typeof slurmAllocation>;
+  try {
+    allocation = config.remoteMethod === 'slurm' ? slurmAllocation(process.env, config.nodelistVariable) : undefined;
+  } catch {
+    allocation = undefined; // said where the hosts are asked for
+  }
   return (host) => allocation?.cpus.get(host);
 }

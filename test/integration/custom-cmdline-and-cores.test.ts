@@ -64,7 +64,7 @@ DOCKER_IMAGE=$image exec "$@"
   it('a template that wraps the command in sh -c gets the job\'s variables from {env} in its own environment', async () => {
     const { ws } = project;
     // The template itself, before the job's command runs, says what {env} gave it.
-    ws.writeConfig(['method = custom_cmdline', `cmdline = env {env} /bin/sh -c 'echo "template sees $GREETING on {host}" >&2; exec /bin/sh -c "$0"' {command}`].join('\n'));
+    ws.writeConfig(['method = custom_cmdline', `cmdline = env {env} ON_HOST={host} /bin/sh -c 'echo "template sees $GREETING on $ON_HOST" >&2; exec /bin/sh -c "$0"' {command}`].join('\n'));
     const result = await ws.run(['run', 'faults', '--jobs', JSON.stringify([{ name: 'viaenv', host: 'nodeC', shell: 'echo "job sees $GREETING"', environment: { GREETING: 'good day' } }])]);
     expect(result.code, result.stderr).to.equal(0);
     expect(result.stderr).to.match(/nodeC#viaenv template sees good day on nodeC/);
@@ -76,6 +76,7 @@ DOCKER_IMAGE=$image exec "$@"
     ['no {command}', 'ssh {host}', /\[remote\] cmdline: the template has no \{command\}/],
     ['{image} without [docker] image', 'docker run {image} {command}', /\[remote\] cmdline: \{image\} needs \[docker\] image/],
     ['a lone brace', 'sh -c {command} }', /\[remote\] cmdline: a lone \} at \d+; write \{\{ or \}\} for a brace/],
+    ['a placeholder inside quotes', 'ssh {host} "{command}"', /\[remote\] cmdline: \{command\} is inside quotes; write it bare/],
   ];
   for (const [what, template, message] of badTemplates) {
     it(`refuses a template with ${what}: exit 2, one line naming the key`, async () => {

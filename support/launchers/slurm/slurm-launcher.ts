@@ -21,13 +21,14 @@ const MAX_HELD_LINE = 64 * 1024;
 
 /**
  * The flags of every step: one task on the named node, only the CPUs it asks for (`--exact`, so
- * that steps share the allocation's nodes), quiet. `resident` (a host's agent) overlaps the others:
- * it starts the jobs and holds no CPU of its own.
+ * that steps share the allocation's nodes), quiet. `resident` (a host's agent) overlaps the other
+ * steps with the node's CPUs of the allocation, which its jobs use: no --cpus-per-task, which
+ * since Slurm 21.08 implies --exact and would pin them all to one CPU.
  */
 export function srunArguments(host: string, command: string, details: LaunchDetails = {}): string[] {
   return [
     '--nodes=1', '--ntasks=1', `--nodelist=${host}`, '--quiet',
-    ...(details.resident ? ['--overlap', '--cpus-per-task=1'] : ['--exact', `--cpus-per-task=${details.cores ?? 1}`]),
+    ...(details.resident ? ['--overlap'] : ['--exact', `--cpus-per-task=${details.cores ?? 1}`]),
     ...(details.name ? [`--job-name=${details.name}`] : []),
     '/bin/sh', '-c', command,
   ];
@@ -76,6 +77,8 @@ class SrunProcess implements LaunchedProcess {
   readonly #stderr = new SrunStderr();
   readonly exited: Promise<ExitStatus>;
   #timers: NodeJS.Timeout[] = [];
+  /** srun has ended: nothing is signalled any more (its process group id may be another's by then). */
+  #closed = false;
 
   constructor(child: ReturnType<typeof spawn>) {
     this.#child = child;
@@ -84,10 +87,16 @@ class SrunProcess implements LaunchedProcess {
     this.exited = new Promise((resolve) => {
       child.on('exit', () => child.stdin!.end());
       child.on('close', (code, signal) => {
+        this.#closed = true;
         for (const timer of this.#timers) clearTimeout(timer);
         // Once the filter has taken in all of srun's stderr, it has seen every report (whether or not its reader is done).
-        if (this.#stderr.writableFinished) resolve(statusOf(code, signal, this.#stderr.reports));
-        else this.#stderr.once('finish', () => resolve(statusOf(code, signal, this.#stderr.reports)));
+        const settle = () => resolve(statusOf(code, signal, this.#stderr.reports));
+        if (this.#stderr.writableFinished || this.#stderr.destroyed) settle();
+        else {
+          this.#stderr.once('finish', settle);
+          this.#stderr.once('close', settle); // a reader that destroyed it
+          this.#stderr.once('error', settle);
+        }
       });
     });
   }
@@ -100,9 +109,11 @@ class SrunProcess implements LaunchedProcess {
   terminate(graceMs: number): void {
     this.#child.stdin!.end();
     const pid = this.#child.pid;
-    if (!pid || this.#timers.length > 0) return;
-    const step = setTimeout(() => signalGroup(pid, 'SIGTERM'), graceMs + 1000);
-    const kill = setTimeout(() => signalGroup(pid, 'SIGKILL'), 2 * graceMs + 5000);
+    if (!pid || this.#closed || this.#timers.length > 0) return;
+    // With a grace of 0 (a second Ctrl-C), srun is stopped now.
+    const signal = (name: NodeJS.Signals) => () => this.#closed || signalGroup(pid, name);
+    const step = setTimeout(signal('SIGTERM'), graceMs === 0 ? 0 : graceMs + 1000);
+    const kill = setTimeout(signal('SIGKILL'), graceMs === 0 ? 2000 : 2 * graceMs + 5000);
     step.unref();
     kill.unref();
     this.#timers.push(step, kill);
