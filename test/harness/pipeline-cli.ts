@@ -43,7 +43,8 @@ export class Workspace {
       `task_files = [${join(this.dir, 'tasks.cfg')}]`,
       '',
       '[remote]',
-      'max_per_node = 4',
+      // The default of these tests, unless `extra` sets its own.
+      ...(/^max_per_node\s*=/m.test(extra) ? [] : ['max_per_node = 4']),
       '',
       extra,
     ].join('\n'));
