@@ -341,6 +341,8 @@ class JobExecution {
       };
     }
     if (status.connectionLost) return { failure: 'connection-lost', message: status.lostBecause ?? `connection to ${this.#job.host} lost while the job ran` };
+    // The same on every try (more CPUs than the node has in the allocation, the allocation gone): not retried.
+    if (status.notStarted) return { failure: 'launch-failed', launchProblem: 'not-startable', message: status.notStarted };
     if (this.#exception) {
       return { failure: 'node-exception', message: `node script threw ${this.#exception.name}: ${this.#exception.message}`, stack: this.#exception.stack };
     }

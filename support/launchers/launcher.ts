@@ -15,6 +15,8 @@ export interface ExitStatus {
   lostBecause?: string;
   /** What the job used, when whatever ran it measured it (a host's agent). */
   usage?: JobUsage;
+  /** The launcher could not start the job's process after all, and says why (srun could not create the step). */
+  notStarted?: string;
 }
 
 export interface LaunchedProcess {

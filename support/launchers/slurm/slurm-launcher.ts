@@ -16,6 +16,8 @@ import { LaunchError, RunningProcesses, type ExitStatus, type LaunchDetails, typ
 const TASK_REPORT = /^srun: error: \S+: task \d+: (.*)$/;
 /** slurmstepd's line when it cancels a step srun was told to stop. */
 const STEP_CANCELLED = /^slurmstepd(?:-\S+)?: error: \*\*\* STEP \S+ ON \S+ CANCELLED/;
+/** srun could not make the step at all (too many CPUs asked for, the allocation gone): the job never started. */
+const STEP_REFUSED = /^srun: error: (Unable to create step .*|.*[Ii]nvalid .*)$/;
 /** A partial line longer than this is passed on as it is (binary output without newlines). */
 const MAX_HELD_LINE = 64 * 1024;
 
@@ -38,6 +40,8 @@ export function srunArguments(host: string, command: string, details: LaunchDeta
 class SrunStderr extends Transform {
   #held = '';
   readonly reports: string[] = [];
+  /** Why srun could not create the step, when it said so. */
+  refused: string | undefined;
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     const text = this.#held + chunk.toString('latin1');
@@ -57,6 +61,8 @@ class SrunStderr extends Transform {
   }
 
   #isReport(line: string): boolean {
+    const refused = STEP_REFUSED.exec(line);
+    if (refused && !this.refused) this.refused = refused[1];
     const report = TASK_REPORT.exec(line);
     if (report) this.reports.push(report[1]!);
     return Boolean(report) || STEP_CANCELLED.test(line);
@@ -64,7 +70,8 @@ class SrunStderr extends Transform {
 }
 
 /** srun says a signal's end as 128 + its number and a report that is not "Exited with exit code". */
-function statusOf(code: number | null, signal: NodeJS.Signals | null, reports: readonly string[]): ExitStatus {
+function statusOf(code: number | null, signal: NodeJS.Signals | null, reports: readonly string[], refused?: string): ExitStatus {
+  if (refused && reports.length === 0 && code !== 0) return { code, signal, notStarted: `srun could not create the step: ${refused}` };
   if (code !== null && code > 128 && reports.some((report) => !report.startsWith('Exited with exit code'))) {
     const name = Object.entries(constants.signals).find(([, number]) => number === code - 128)?.[0];
     if (name) return { code: null, signal: name };
@@ -90,7 +97,7 @@ class SrunProcess implements LaunchedProcess {
         this.#closed = true;
         for (const timer of this.#timers) clearTimeout(timer);
         // Once the filter has taken in all of srun's stderr, it has seen every report (whether or not its reader is done).
-        const settle = () => resolve(statusOf(code, signal, this.#stderr.reports));
+        const settle = () => resolve(statusOf(code, signal, this.#stderr.reports, this.#stderr.refused));
         if (this.#stderr.writableFinished || this.#stderr.destroyed) settle();
         else {
           this.#stderr.once('finish', settle);

@@ -99,6 +99,7 @@ describe('method = slurm: jobs as srun steps in a real Slurm (3 nodes)', functio
       { name: 'usr1', host: 'n2', shell: 'kill -USR1 $$' },
       { name: 'four', host: 'n3', node: ['exit', 4] },
       { name: 'fine', host: 'n2', shell: 'echo "$SLURMD_NODENAME $SLURM_CPUS_PER_TASK $OMP_NUM_THREADS"', cores: 2 },
+      { name: 'too-big', host: 'n3', shell: 'true', cores: 64 },
     ])]);
     expect(faults.code).to.equal(1);
     const byName = new Map((JSON.parse(faults.stdout) as { jobs: Array<{ name: string; returncode: number | null; signal: string | null; failure?: string; outputs: { stdout?: string[] } }> }).jobs.map((job) => [job.name, job]));
@@ -107,6 +108,9 @@ describe('method = slurm: jobs as srun steps in a real Slurm (3 nodes)', functio
     expect(byName.get('usr1')).to.include({ returncode: null, signal: 'SIGUSR1', failure: 'signal' });
     expect(byName.get('four')).to.include({ returncode: 4, failure: 'exit' });
     expect(byName.get('fine')!.outputs.stdout).to.deep.equal(['n2 2 2']);
+    // More CPUs than the node has in the allocation: srun refuses the step; the job never started, and is not retried.
+    expect(byName.get('too-big')).to.deep.include({ failure: 'launch-failed', launchProblem: 'not-startable', retries: 0 });
+    expect((byName.get('too-big') as unknown as { message: string }).message).to.match(/^srun could not create the step: Unable to create step for job \d+: More processors requested than permitted/);
     // srun's own lines about a task's end are not the job's output.
     expect(faults.stderr).to.not.match(/srun: error: .*task 0/);
   });
