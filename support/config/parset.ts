@@ -6,14 +6,20 @@
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 
-export function parseParset(text: string, file: string): Map<string, string> {
-  const keys = new Map<string, string>();
+/** A parset's lines without comments, continuations joined, empty ones left out, each with the number of its first line. */
+export function* parsetLines(text: string): Generator<{ line: string; lineno: number }> {
   const lines = text.replace(/^\uFEFF/, '').split(/\r\n|\r|\n/);
   for (let i = 0; i < lines.length; i++) {
     const lineno = i + 1;
     let line = withoutComment(lines[i]!).trim();
     while (line.endsWith('\\') && i + 1 < lines.length) line = `${line.slice(0, -1).trimEnd()} ${withoutComment(lines[++i]!).trim()}`;
-    if (line === '') continue;
+    if (line !== '') yield { line, lineno };
+  }
+}
+
+export function parseParset(text: string, file: string): Map<string, string> {
+  const keys = new Map<string, string>();
+  for (const { line, lineno } of parsetLines(text)) {
     const eq = line.indexOf('=');
     const key = eq < 0 ? '' : line.slice(0, eq).trim();
     if (key === '' || /\s/.test(key)) throw new UsageError(`${file}:${lineno}: expected "key = value" or a # comment, got ${JSON.stringify(line.slice(0, 80))}`);

@@ -1,0 +1,201 @@
+/**
+ * LOFAR's generic-pipeline parsets (genericpipeline.py, prefactor's Pre-Facet-Calibrator.parset),
+ * read and checked before anything runs: `! name = value` definitions and `{{ name }}`
+ * substitution, `pipeline.steps = [...]` with named sub-lists `pipeline.steps.<list>`, and per
+ * step its `control.*` (kind, type, inputs of the task) and `argument.*` keys. A mistake is one
+ * line naming the parset's file, line and key (exit 2). Running the steps is not here.
+ */
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../errors.js';
+import { parsetLines } from './parset.js';
+
+export type StepKind = 'recipe' | 'plugin' | 'loop' | 'pipeline';
+const KINDS: readonly StepKind[] = ['recipe', 'plugin', 'loop', 'pipeline'];
+
+/** A parset value with the line it came from. */
+export interface ParsetValue {
+  value: string;
+  line: number;
+}
+
+export interface PipelineStep {
+  name: string;
+  kind: StepKind;
+  /** The task (tasks.cfg), plugin, or sub-pipeline parset it runs; for a loop, none. */
+  type: string;
+  /** `<step>.control.*` without the prefix, in file order. */
+  control: Map<string, ParsetValue>;
+  /** `<step>.argument.*` without the prefix, in file order. */
+  arguments: Map<string, ParsetValue>;
+  /** The line of its first key. */
+  line: number;
+}
+
+export interface PipelineParset {
+  file: string;
+  /** The steps in the order they run (sub-lists expanded; a loop's steps also appear in its `loopsteps`). */
+  order: string[];
+  steps: Map<string, PipelineStep>;
+  /** `! name = value` after substitution. */
+  definitions: Map<string, string>;
+}
+
+/** What the checker needs to know from outside: which task types and plugins exist. */
+export interface StepTypes {
+  isTask(name: string): boolean;
+  isPlugin(name: string): boolean;
+}
+
+/** Built-in plugins of the generic pipeline. */
+export const BUILTIN_PLUGINS = ['createMapfile', 'makeDirectory', 'mapfilenamesFromMapfiles', 'changeMapfile'];
+/** What `input.output.<key>` may name. */
+const INPUT_OUTPUTS = ['mapfile_dir', 'working_directory', 'job_name'];
+/** A reference to what a step produced: `<step>.output.mapfile`, `<step>.output.<key>.mapfile`, `<step>.output.<key>`. */
+const REFERENCE = /(?:^|[\s,[=/])([A-Za-z_][\w-]*)\.output\.([\w.-]+)/g;
+
+function fail(file: string, line: number, key: string, message: string): never {
+  throw new ConfigError(file, `${file}:${line}: ${key}: ${message}`);
+}
+
+/** `[a, b, c]` or `a, b`: the items. */
+function listItems(value: string): string[] {
+  const inner = value.trim().replace(/^\[/, '').replace(/\]$/, '');
+  return inner.split(',').map((item) => item.trim()).filter(Boolean);
+}
+
+/** Replaces `{{ name }}` with its definition; an undefined name or a `{{` without `}}` is refused. */
+function substitute(value: string, definitions: Map<string, string>, file: string, line: number, key: string): string {
+  let out = '';
+  let rest = value;
+  for (;;) {
+    const open = rest.indexOf('{{');
+    if (open < 0) return out + rest;
+    const close = rest.indexOf('}}', open + 2);
+    if (close < 0) fail(file, line, key, `a {{ without its }} in ${JSON.stringify(value)}`);
+    const name = rest.slice(open + 2, close).trim();
+    const replacement = definitions.get(name);
+    if (replacement === undefined) fail(file, line, key, `{{ ${name} }} has no definition; define it with a line "! ${name} = ..." before`);
+    out += rest.slice(0, open) + replacement;
+    rest = rest.slice(close + 2);
+  }
+}
+
+export function parsePipelineParset(text: string, file: string, types: StepTypes): PipelineParset {
+  const definitions = new Map<string, string>();
+  const keys = new Map<string, ParsetValue>();
+  for (const { line, lineno } of parsetLines(text)) {
+    const definition = line.startsWith('!');
+    const body = definition ? line.slice(1).trim() : line;
+    const eq = body.indexOf('=');
+    const key = eq < 0 ? '' : body.slice(0, eq).trim();
+    if (key === '' || /\s/.test(key)) fail(file, lineno, 'line', `expected "key = value", "! name = value" or a # comment, got ${JSON.stringify(line.slice(0, 80))}`);
+    const value = substitute(body.slice(eq + 1).trim(), definitions, file, lineno, key);
+    if (definition) definitions.set(key, value);
+    else keys.set(key, { value, line: lineno });
+  }
+
+  const main = keys.get('pipeline.steps');
+  if (!main) fail(file, 1, 'pipeline.steps', 'missing; expected the list of steps to run, e.g. pipeline.steps = [createmap, ndppp]');
+  // Group the step keys: <step>.control.* and <step>.argument.*.
+  const steps = new Map<string, PipelineStep>();
+  for (const [key, entry] of keys) {
+    const match = /^([^.]+)\.(control|argument)\.(.+)$/.exec(key);
+    if (!match) {
+      if (key === 'pipeline.steps' || key.startsWith('pipeline.steps.') || key.startsWith('pipeline.')) continue;
+      fail(file, entry.line, key, 'expected <step>.control.<key>, <step>.argument.<key>, pipeline.steps or ! <name> = <value>');
+    }
+    const [, name, part, rest] = match as unknown as [string, string, 'control' | 'argument', string];
+    let step = steps.get(name);
+    if (!step) steps.set(name, (step = { name, kind: 'recipe', type: '', control: new Map(), arguments: new Map(), line: entry.line }));
+    (part === 'control' ? step.control : step.arguments).set(rest, entry);
+  }
+
+  // The run order: pipeline.steps with named sub-lists expanded in place.
+  const order: string[] = [];
+  const expand = (listKey: string, entry: ParsetValue, seen: string[]) => {
+    for (const name of listItems(entry.value)) {
+      const sub = keys.get(`pipeline.steps.${name}`);
+      if (sub) {
+        if (seen.includes(name)) fail(file, sub.line, `pipeline.steps.${name}`, `the step list ${name} includes itself (${[...seen, name].join(' -> ')})`);
+        expand(`pipeline.steps.${name}`, sub, [...seen, name]);
+      } else if (!steps.has(name)) {
+        fail(file, entry.line, listKey, `step ${name} is listed but has no ${name}.control.* or ${name}.argument.* keys, and no pipeline.steps.${name} list`);
+      } else {
+        order.push(name);
+      }
+    }
+  };
+  expand('pipeline.steps', main, []);
+
+  for (const step of steps.values()) checkStep(step, file, types, steps);
+  checkReferences(order, steps, file);
+  return { file, order, steps, definitions };
+}
+
+function checkStep(step: PipelineStep, file: string, types: StepTypes, steps: Map<string, PipelineStep>): void {
+  const kind = step.control.get('kind');
+  if (kind) {
+    if (!(KINDS as readonly string[]).includes(kind.value)) fail(file, kind.line, `${step.name}.control.kind`, `expected one of ${KINDS.join(', ')}, got ${JSON.stringify(kind.value)}`);
+    step.kind = kind.value as StepKind;
+  }
+  const type = step.control.get('type');
+  step.type = type?.value ?? '';
+  const where = `${step.name}.control.type`;
+  switch (step.kind) {
+    case 'loop': {
+      const count = step.control.get('loopcount');
+      if (!count) fail(file, step.line, `${step.name}.control.loopcount`, 'a loop needs loopcount, the most times it runs its loopsteps');
+      if (!/^\d+$/.test(count.value) || Number(count.value) < 1) fail(file, count.line, `${step.name}.control.loopcount`, `expected a whole number from 1 up, got ${JSON.stringify(count.value)}`);
+      const inner = step.control.get('loopsteps');
+      if (!inner || listItems(inner.value).length === 0) fail(file, inner?.line ?? step.line, `${step.name}.control.loopsteps`, 'a loop needs loopsteps, the steps it runs each time');
+      for (const name of listItems(inner.value)) {
+        if (!steps.has(name)) fail(file, inner.line, `${step.name}.control.loopsteps`, `step ${name} has no ${name}.control.* or ${name}.argument.* keys`);
+      }
+      return;
+    }
+    case 'plugin':
+      if (!type) fail(file, step.line, where, 'a plugin step needs its type, e.g. createMapfile');
+      if (!types.isPlugin(type.value)) fail(file, type.line, where, `unknown plugin ${JSON.stringify(type.value)}; the plugins are ${BUILTIN_PLUGINS.join(', ')}`);
+      return;
+    case 'pipeline':
+      if (!type) fail(file, step.line, where, 'a pipeline step needs its type: the parset of the sub-pipeline');
+      return;
+    case 'recipe':
+      if (!type) fail(file, step.line, where, 'missing; expected a task of tasks.cfg (or pythonplugin)');
+      if (type.value !== 'pythonplugin' && !types.isTask(type.value)) fail(file, type.line, where, `unknown task type ${JSON.stringify(type.value)}; expected a section of the task files, or pythonplugin`);
+      if (type.value === 'pythonplugin' && !step.control.get('executable')) fail(file, type.line, `${step.name}.control.executable`, 'a pythonplugin step needs the Python script it runs');
+  }
+}
+
+/** A reference to a step's output must name a step that runs before it; `input.output.*` only what the pipeline gives. */
+function checkReferences(order: string[], steps: Map<string, PipelineStep>, file: string): void {
+  const position = new Map(order.map((name, i) => [name, i]));
+  for (const step of steps.values()) {
+    for (const [part, entries] of [['control', step.control], ['argument', step.arguments]] as const) {
+      for (const [key, entry] of entries) {
+        for (const match of ` ${entry.value}`.matchAll(REFERENCE)) {
+          const [, name, what] = match as unknown as [string, string, string];
+          const full = `${step.name}.${part}.${key}`;
+          if (name === 'input') {
+            if (!INPUT_OUTPUTS.includes(what.split(/[/.]/)[0]!)) fail(file, entry.line, full, `input.output.${what}: expected one of ${INPUT_OUTPUTS.map((o) => `input.output.${o}`).join(', ')}`);
+            continue;
+          }
+          if (!steps.has(name)) fail(file, entry.line, full, `${name}.output.${what} refers to a step this parset does not have`);
+          const from = position.get(name);
+          const to = position.get(step.name);
+          if (from !== undefined && to !== undefined && from >= to) fail(file, entry.line, full, `${name}.output.${what} refers to step ${name}, which runs after ${step.name} (or is ${step.name})`);
+        }
+      }
+    }
+  }
+}
+
+export function readPipelineParset(file: string, types: StepTypes): PipelineParset {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(file, `${file}: cannot read the parset: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
+  }
+  return parsePipelineParset(text, file, types);
+}
