@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { parsetLines } from './parset.js';
+import { PIPELINE_PLUGINS } from '../lofar/pipeline-plugins.js';
 
 export type StepKind = 'recipe' | 'plugin' | 'loop' | 'pipeline';
 const KINDS: readonly StepKind[] = ['recipe', 'plugin', 'loop', 'pipeline'];
@@ -46,8 +47,8 @@ export interface StepTypes {
   isPlugin(name: string): boolean;
 }
 
-/** Built-in plugins of the generic pipeline. */
-export const BUILTIN_PLUGINS = ['createMapfile', 'makeDirectory', 'mapfilenamesFromMapfiles', 'changeMapfile'];
+/** Built-in plugins of the generic pipeline (lofar/pipeline-plugins.ts). */
+export const BUILTIN_PLUGINS = Object.keys(PIPELINE_PLUGINS);
 /** What `input.output.<key>` may name. */
 const INPUT_OUTPUTS = ['mapfile_dir', 'working_directory', 'job_name'];
 /** A reference to what a step produced: `<step>.output.mapfile`, `<step>.output.<key>.mapfile`, `<step>.output.<key>`. */
