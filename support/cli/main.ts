@@ -42,8 +42,9 @@ async function main(argv: string[]): Promise<number> {
     .parserConfiguration({ 'camel-case-expansion': false, 'parse-numbers': false, 'parse-positional-numbers': false, 'dot-notation': false })
     .options(GLOBAL_OPTIONS)
     .middleware(refuseRepeated)
-    .command('run <recipe>', 'run a recipe (name or path to a .js file); recipe inputs are --<input> value', (y) => y
+    .command('run <recipe> [parset]', 'run a recipe (name or path to a .js file); recipe inputs are --<input> value', (y) => y
       .positional('recipe', { type: 'string', describe: 'recipe name, tasks.cfg task, or path to a .js recipe' })
+      .positional('parset', { type: 'string', describe: 'for genericpipeline: the pipeline parset (its --parset input)' })
       .option('job-name', { alias: 'j', type: 'string', describe: 'job name (default: the recipe name); the same name resumes' })
       .option('hosts', { type: 'string', describe: 'compute hosts, with ranges: node[01..16],gpu1..4 (default: the clusterdesc)' })
       .option('dry-run', { type: 'boolean', describe: 'print every job that would be dispatched, dispatch none' })

@@ -281,8 +281,8 @@ export class PipelineRun {
     const fields = recipe.RecipeClass.inputs ?? {};
     const raw: Record<string, unknown> = {};
     const extra: Record<string, string> = {};
+    const byKey = new Map(Object.keys(fields).map((name) => [inputNameKey(name), name]));
     if (task) {
-      const byKey = new Map(Object.keys(fields).map((name) => [inputNameKey(name), name]));
       for (const [key, value] of Object.entries(task.inputs)) {
         const name = byKey.get(inputNameKey(key));
         if (name) raw[name] = value;
@@ -295,7 +295,8 @@ export class PipelineRun {
     }
     // A recipe that declares a `hosts` input receives --hosts there too.
     if ('hosts' in fields && this.#hostsGiven) raw.hosts = this.hosts;
-    Object.assign(raw, given);
+    // Given inputs by any spelling of their names (max_per_node, maxPerNode), as task keys are.
+    for (const [key, value] of Object.entries(given)) raw[byKey.get(inputNameKey(key)) ?? key] = value;
     return { recipe, inputs: resolveInputs(fields, raw, extra) };
   }
 
