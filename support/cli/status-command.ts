@@ -3,6 +3,7 @@ import { loadConfig } from './load-config.js';
 import { existsSync } from 'node:fs';
 import type { PipelineConfig } from '../config/pipeline-config.js';
 import { checkJobName, findJobDirectory, jobDirectoryFor } from '../records/job-directories.js';
+import { pipelineSteps, stepsLine } from '../records/pipeline-steps.js';
 import { readSubmission, runOfSubmission, slurmJobEnded, slurmJobState, type SlurmSubmission } from '../records/slurm-submission.js';
 import { journalPath, readJournal, type RunStatus } from '../records/job-journal.js';
 import { formatReport, reportRun } from '../records/run-report.js';
@@ -35,8 +36,9 @@ export async function statusCommand(args: Record<string, unknown>): Promise<numb
   const slurm = submission && runOfSubmission(submission, latest.started.time) ? { jobId: submission.slurmJobId, state: slurmJobState(submission.slurmJobId), output: submission.output } : undefined;
   // Slurm ended the job (time limit, scancel, a node lost) before the run could record its end: from here it can only be told by Slurm.
   if (slurm && report.status === 'running' && slurmJobEnded(slurm.state)) report.status = 'crashed';
-  if (args.json) process.stdout.write(JSON.stringify({ ...report, ...(slurm ? { slurm } : {}), jobs: [...latest.jobs.values()].map(({ ended, ...job }) => ({ ...job, ...(ended ? { failure: ended.failure, message: ended.message, returncode: ended.returncode, signal: ended.signal, duration: ended.duration, retries: ended.retries, reused: ended.reused ?? false } : {}) })) }) + '\n');
-  else process.stdout.write([...formatReport(report), ...(slurm ? [`Slurm job ${slurm.jobId}: ${slurm.state}`] : [])].join('\n') + '\n');
+  const steps = pipelineSteps(directory, latest);
+  if (args.json) process.stdout.write(JSON.stringify({ ...report, ...(slurm ? { slurm } : {}), ...(steps ? { steps } : {}), jobs: [...latest.jobs.values()].map(({ ended, ...job }) => ({ ...job, ...(ended ? { failure: ended.failure, message: ended.message, returncode: ended.returncode, signal: ended.signal, duration: ended.duration, retries: ended.retries, reused: ended.reused ?? false } : {}) })) }) + '\n');
+  else process.stdout.write([...formatReport(report), ...(steps ? [stepsLine(steps)] : []), ...(slurm ? [`Slurm job ${slurm.jobId}: ${slurm.state}`] : [])].join('\n') + '\n');
   return statusExitCode(report.status);
 }
 

@@ -87,6 +87,11 @@ stampit.control.inputs    = [x]
     expect(MultiDataMap.load(join(mapfiles, 'all.mapfile')).entries.map((entry) => entry.file.length)).to.deep.equal([6]);
     expect(existsSync(join(out, 'done'))).to.equal(true);
     expect(readFileSync(join(out, 'rounds.txt'), 'utf8')).to.equal('round\nround\n');
+    // pipeline status shows the steps with their jobs.
+    const status = await ws.run(['status', 'genericpipeline']);
+    expect(status.stdout).to.include('steps: listdata done, copy done (6 of 6 jobs succeeded), allinone done, mkdir done, repeat done');
+    const json = JSON.parse((await ws.run(['status', 'genericpipeline', '--json'])).stdout) as { steps: Array<{ name: string; state: string; jobs: number }> };
+    expect(json.steps.map((step) => [step.name, step.state, step.jobs])).to.deep.equal([['listdata', 'done', 0], ['copy', 'done', 6], ['allinone', 'done', 0], ['mkdir', 'done', 0], ['repeat', 'done', 0]]);
   });
 
   it('a rerun skips the finished steps; a changed key reruns its step and those that use it, and says why', async () => {
@@ -126,6 +131,9 @@ stampit.control.inputs    = [x]
     await new Promise((resolve) => master.once('close', resolve));
     const before = readFileSync(calls, 'utf8').trim().split('\n').length;
     expect(before).to.be.below(6);
+    // The killed run: listdata done, copy cut off (some of its jobs succeeded), the rest not started.
+    const killed = (await ws.run(['status', 'genericpipeline'])).stdout;
+    expect(killed).to.match(/steps: listdata done, copy interrupted \(\d of \d jobs succeeded\), allinone not started, mkdir not started, repeat not started/);
     const rerun = await ws.run(['run', 'genericpipeline', parset]);
     expect(rerun.code, rerun.stderr).to.equal(0);
     expect(rerun.stderr).to.match(/step listdata: finished in an earlier run/);

@@ -1,0 +1,58 @@
+/**
+ * The steps of a generic-pipeline run, for `pipeline status`: each step of its parset with its
+ * state (done, running, failed, interrupted, not started) and its jobs (named `<step>.<n>` by the tasks it
+ * runs), from the run's records and the steps it recorded as finished (`steps.json`).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readPipelineParset } from '../config/pipeline-parset.js';
+import type { RecordedRun } from './job-journal.js';
+
+export type StepState = 'done' | 'running' | 'failed' | 'interrupted' | 'not started';
+
+export interface StepStatus {
+  name: string;
+  state: StepState;
+  jobs: number;
+  succeeded: number;
+  failed: number;
+}
+
+/** The run's steps, or undefined when it is not a generic-pipeline run (or its parset cannot be read any more). */
+export function pipelineSteps(jobDirectory: string, run: RecordedRun): StepStatus[] | undefined {
+  const parsetFile = run.started.inputs.parset;
+  if (typeof parsetFile !== 'string' || !existsSync(parsetFile)) return undefined;
+  let order: string[];
+  try {
+    // Only the order is wanted here: every type is taken as known.
+    order = readPipelineParset(parsetFile, { isTask: () => true, isPlugin: () => true }).order;
+  } catch {
+    return undefined;
+  }
+  const recordFile = join(jobDirectory, 'steps.json');
+  let finished: Record<string, unknown> = {};
+  try {
+    if (existsSync(recordFile)) finished = JSON.parse(readFileSync(recordFile, 'utf8')) as Record<string, unknown>;
+  } catch {
+    // a torn record: every step counts as not finished
+  }
+  const ended = run.status !== 'running';
+  return order.map((name) => {
+    const jobs = [...run.jobs.values()].filter((job) => job.job.startsWith(`${name}.`));
+    const succeeded = jobs.filter((job) => job.state === 'succeeded').length;
+    const failed = jobs.filter((job) => job.state === 'failed').length;
+    let state: StepState;
+    if (name in finished) state = 'done';
+    else if (jobs.length === 0) state = 'not started';
+    else if (failed > 0 && (ended || jobs.every((job) => job.state === 'succeeded' || job.state === 'failed'))) state = 'failed';
+    // Cut off by Ctrl-C or a killed master: not a failure of its own.
+    else if (ended) state = run.status === 'interrupted' || run.status === 'crashed' ? 'interrupted' : 'failed';
+    else state = 'running';
+    return { name, state, jobs: jobs.length, succeeded, failed };
+  });
+}
+
+/** `steps: listdata done, copy running (4 of 6 jobs done), ...`. */
+export function stepsLine(steps: readonly StepStatus[]): string {
+  return `steps: ${steps.map((step) => `${step.name} ${step.state}${step.jobs > 0 ? ` (${step.succeeded} of ${step.jobs} jobs succeeded${step.failed > 0 ? `, ${step.failed} failed` : ''})` : ''}`).join(', ')}`;
+}
