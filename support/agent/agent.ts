@@ -69,8 +69,9 @@ class AgentTask implements WarmJobSink {
 
   constructor(id: number, job: AgentJob) {
     this.id = id;
-    // Scripts under an install_root of `~/...`: spawn() expands nothing.
-    this.#job = job.kind === 'shell' ? job : {
+    // Scripts under an install_root of `~/...`: spawn() expands nothing. No copy of the job for the usual absolute paths.
+    const homeRelative = job.kind !== 'shell' && [job.command, job.executable, job.runtimeDirectory].some((path) => path?.startsWith('~'));
+    this.#job = !homeRelative ? job : {
       ...job,
       command: hostDirectory(job.command),
       ...(job.executable ? { executable: hostDirectory(job.executable) } : {}),

@@ -75,7 +75,16 @@ async function waitForSubmittedRun(config: PipelineConfig, jobName: string): Pro
   const submission = readSubmission(directory);
   if (!submission) return;
   let announced = false;
-  const started = () => runOfSubmission(submission, existsSync(journalPath(directory)) ? readJournal(journalPath(directory)).runs.at(-1)?.started.time : undefined);
+  // The journal is read again only when it changed: an earlier run's may be tens of MB.
+  let seen: string | undefined;
+  const started = () => {
+    // Size with the time: an append within one tick of the clock still changes the size.
+    const stats = existsSync(journalPath(directory)) ? statSync(journalPath(directory)) : undefined;
+    const changed = stats ? `${stats.size}:${stats.mtimeMs}` : undefined;
+    if (changed === undefined || changed === seen) return false;
+    seen = changed;
+    return runOfSubmission(submission, readJournal(journalPath(directory)).runs.at(-1)?.started.time);
+  };
   while (!started()) {
     const state = slurmJobState(submission.slurmJobId);
     if (slurmJobEnded(state)) throw new NotFoundError(`job ${jobName}: Slurm job ${submission.slurmJobId} ${state} without starting its run; see ${submission.output}`);

@@ -5,12 +5,12 @@ import type { PipelineConfig } from '../config/pipeline-config.js';
 import { checkJobName, findJobDirectory, jobDirectoryFor } from '../records/job-directories.js';
 import { pipelineSteps, stepsLine } from '../records/pipeline-steps.js';
 import { readSubmission, runOfSubmission, slurmJobEnded, slurmJobState, type SlurmSubmission } from '../records/slurm-submission.js';
-import { journalPath, readJournal, type RunStatus } from '../records/job-journal.js';
+import { journalPath, readJournal, type JournalContents, type RunStatus } from '../records/job-journal.js';
 import { formatReport, reportRun } from '../records/run-report.js';
 
 export async function statusCommand(args: Record<string, unknown>): Promise<number> {
   const config = await loadConfig(args);
-  const submitted = submittedOnly(config, args.job as string | undefined);
+  const { submitted, journal: read } = submittedOnly(config, args.job as string | undefined);
   if (submitted) {
     // Submitted to Slurm, its run not started: where it is in the queue, or that it ended without one.
     const { name, submission } = submitted;
@@ -24,7 +24,7 @@ export async function statusCommand(args: Record<string, unknown>): Promise<numb
     return ended ? 1 : 0;
   }
   const { name, directory } = findJobDirectory(config, args.job as string | undefined);
-  const journal = readJournal(journalPath(directory));
+  const journal = read ?? readJournal(journalPath(directory));
   const latest = journal.runs[journal.runs.length - 1];
   for (const problem of journal.problems) process.stderr.write(`pipeline: warning: ${problem}\n`);
   if (!latest) {
@@ -42,16 +42,19 @@ export async function statusCommand(args: Record<string, unknown>): Promise<numb
   return statusExitCode(report.status);
 }
 
-/** A job name that has a Slurm submission but no recorded run yet. */
-function submittedOnly(config: PipelineConfig, jobName: string | undefined): { name: string; submission: SlurmSubmission } | undefined {
-  if (jobName === undefined) return undefined;
+/**
+ * A job name that has a Slurm submission but no recorded run of it yet; else the journal, when
+ * finding that out read it (read once: a journal of 100,000 jobs is tens of MB).
+ */
+function submittedOnly(config: PipelineConfig, jobName: string | undefined): { submitted?: { name: string; submission: SlurmSubmission }; journal?: JournalContents } {
+  if (jobName === undefined) return {};
   checkJobName(jobName);
   const directory = jobDirectoryFor(config, jobName);
   const submission = readSubmission(directory);
-  if (!submission) return undefined;
-  const started = existsSync(journalPath(directory)) ? readJournal(journalPath(directory)).runs.at(-1)?.started.time : undefined;
-  if (runOfSubmission(submission, started)) return undefined;
-  return { name: jobName, submission };
+  if (!submission) return {};
+  const journal = existsSync(journalPath(directory)) ? readJournal(journalPath(directory)) : undefined;
+  if (runOfSubmission(submission, journal?.runs.at(-1)?.started.time)) return { journal };
+  return { submitted: { name: jobName, submission } };
 }
 
 /** For scripts: 0 when the newest run succeeded or is still running, 1 when it failed, was interrupted or crashed. */

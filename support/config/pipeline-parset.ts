@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
+import { parseList } from './ini.js';
 import { parsetLines } from './parset.js';
 import { PIPELINE_PLUGINS } from '../lofar/pipeline-plugins.js';
 
@@ -51,17 +52,14 @@ export interface StepTypes {
 export const BUILTIN_PLUGINS = Object.keys(PIPELINE_PLUGINS);
 /** What `input.output.<key>` may name. */
 const INPUT_OUTPUTS = ['mapfile_dir', 'working_directory', 'job_name'];
-/** A reference to what a step produced: `<step>.output.mapfile`, `<step>.output.<key>.mapfile`, `<step>.output.<key>`. */
-const REFERENCE = /(?:^|[\s,[=/])([A-Za-z_][\w-]*)\.output\.([\w.-]+)/g;
+/**
+ * A reference to what a step produced: `<step>.output.mapfile`, `<step>.output.<key>.mapfile`,
+ * `<step>.output.<key>`; groups: what comes before it, the step, the output.
+ */
+export const OUTPUT_REFERENCE = /(^|[\s,[=/])([A-Za-z_][\w-]*)\.output\.([\w-]+(?:\.mapfile)?)/g;
 
 function fail(file: string, line: number, key: string, message: string): never {
   throw new ConfigError(file, `${file}:${line}: ${key}: ${message}`);
-}
-
-/** `[a, b, c]` or `a, b`: the items. */
-function listItems(value: string): string[] {
-  const inner = value.trim().replace(/^\[/, '').replace(/\]$/, '');
-  return inner.split(',').map((item) => item.trim()).filter(Boolean);
 }
 
 /** Replaces `{{ name }}` with its definition; an undefined name or a `{{` without `}}` is refused. */
@@ -114,7 +112,7 @@ export function parsePipelineParset(text: string, file: string, types: StepTypes
   // The run order: pipeline.steps with named sub-lists expanded in place.
   const order: string[] = [];
   const expand = (listKey: string, entry: ParsetValue, seen: string[]) => {
-    for (const name of listItems(entry.value)) {
+    for (const name of parseList(entry.value)) {
       const sub = keys.get(`pipeline.steps.${name}`);
       if (sub) {
         if (seen.includes(name)) fail(file, sub.line, `pipeline.steps.${name}`, `the step list ${name} includes itself (${[...seen, name].join(' -> ')})`);
@@ -148,8 +146,8 @@ function checkStep(step: PipelineStep, file: string, types: StepTypes, steps: Ma
       if (!count) fail(file, step.line, `${step.name}.control.loopcount`, 'a loop needs loopcount, the most times it runs its loopsteps');
       if (!/^\d+$/.test(count.value) || Number(count.value) < 1) fail(file, count.line, `${step.name}.control.loopcount`, `expected a whole number from 1 up, got ${JSON.stringify(count.value)}`);
       const inner = step.control.get('loopsteps');
-      if (!inner || listItems(inner.value).length === 0) fail(file, inner?.line ?? step.line, `${step.name}.control.loopsteps`, 'a loop needs loopsteps, the steps it runs each time');
-      for (const name of listItems(inner.value)) {
+      if (!inner || parseList(inner.value).length === 0) fail(file, inner?.line ?? step.line, `${step.name}.control.loopsteps`, 'a loop needs loopsteps, the steps it runs each time');
+      for (const name of parseList(inner.value)) {
         if (!steps.has(name)) fail(file, inner.line, `${step.name}.control.loopsteps`, `step ${name} has no ${name}.control.* or ${name}.argument.* keys`);
       }
       return;
@@ -174,8 +172,8 @@ function checkReferences(order: string[], steps: Map<string, PipelineStep>, file
   for (const step of steps.values()) {
     for (const [part, entries] of [['control', step.control], ['argument', step.arguments]] as const) {
       for (const [key, entry] of entries) {
-        for (const match of ` ${entry.value}`.matchAll(REFERENCE)) {
-          const [, name, what] = match as unknown as [string, string, string];
+        for (const match of entry.value.matchAll(OUTPUT_REFERENCE)) {
+          const [, , name, what] = match as unknown as [string, string, string, string];
           const full = `${step.name}.${part}.${key}`;
           if (name === 'input') {
             if (!INPUT_OUTPUTS.includes(what.split(/[/.]/)[0]!)) fail(file, entry.line, full, `input.output.${what}: expected one of ${INPUT_OUTPUTS.map((o) => `input.output.${o}`).join(', ')}`);

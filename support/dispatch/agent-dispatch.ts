@@ -244,8 +244,7 @@ export interface AgentDispatchOptions {
   mode: DispatchMode;
   /** The launcher that reaches a host (local or SSH). */
   launcherFor: (host: string) => Launcher;
-  /** The command that starts the agent on a host. */
-  /** Asked when a host's agent starts: a deploying run's agents start from the version it deployed. */
+  /** The command that starts the agent on a host, asked when it starts: a deploying run's agents start from the version it deployed. */
   agentCommand: () => string;
   installRoot: string;
   logger: Logger;

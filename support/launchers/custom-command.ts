@@ -7,7 +7,7 @@
 import { fillTemplate } from '../config/command-template.js';
 import { assignments, shellQuote } from '../protocol/shell-words.js';
 import type { HostFiles } from './host-files.js';
-import { LaunchError, type LaunchDetails, type LaunchedProcess, type Launcher } from './launcher.js';
+import { LaunchError, outputOf, type LaunchDetails, type LaunchedProcess, type Launcher } from './launcher.js';
 import { LocalLauncher } from './local.js';
 
 export interface CustomCommandOptions {
@@ -52,11 +52,7 @@ export class CustomCommandLauncher implements Launcher {
   }
 
   async probe(host: string): Promise<void> {
-    const launched = await this.start(host, 'true');
-    launched.stdin.end();
-    launched.stdout.resume();
-    launched.stderr.resume();
-    const status = await launched.exited;
+    const { status } = await outputOf(await this.start(host, 'true'));
     if (status.code !== 0) throw new LaunchError(host, `the custom command line for ${host} failed (exit ${status.code ?? status.signal})`, { problem: 'unreachable' });
   }
 

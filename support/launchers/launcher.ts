@@ -75,6 +75,16 @@ export class LaunchError extends PipelineError {
   }
 }
 
+/** Waits for a short command started with nothing to read (stdin closed at once) to end, with what it printed. */
+export async function outputOf(launched: LaunchedProcess): Promise<{ status: ExitStatus; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  launched.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  launched.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  launched.stdin.end();
+  return { status: await launched.exited, stdout, stderr };
+}
+
 /** The processes a launcher started and has not seen end, so that close() can stop them all. */
 export class RunningProcesses<P extends LaunchedProcess> {
   readonly #running = new Set<P>();

@@ -13,7 +13,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logging/run-log.js';
-import type { PipelineParset, PipelineStep, ParsetValue } from '../config/pipeline-parset.js';
+import { parseList } from '../config/ini.js';
+import { OUTPUT_REFERENCE, type PipelineParset, type PipelineStep, type ParsetValue } from '../config/pipeline-parset.js';
 import { PIPELINE_PLUGINS } from '../lofar/pipeline-plugins.js';
 
 export interface GenericPipelineContext {
@@ -31,7 +32,6 @@ interface StepRecord {
 
 /** Keys of a step's control that say how to run it, not what its task gets. */
 const CONTROL_ONLY = new Set(['kind', 'type', 'loopcount', 'loopsteps']);
-const REFERENCE = /(^|[\s,[=/])([A-Za-z_][\w-]*)\.output\.([\w-]+(?:\.mapfile)?)/g;
 
 export class GenericPipeline {
   readonly #parset: PipelineParset;
@@ -104,7 +104,7 @@ export class GenericPipeline {
 
   async #runLoop(step: PipelineStep): Promise<boolean> {
     const count = Number(step.control.get('loopcount')!.value);
-    const inner = step.control.get('loopsteps')!.value.replace(/^\s*\[|\]\s*$/g, '').split(',').map((name) => name.trim()).filter(Boolean);
+    const inner = parseList(step.control.get('loopsteps')!.value);
     // A loop that finished is skipped as a whole, on what its own keys and its steps' keys are.
     const innerSteps = inner.map((name) => this.#parset.steps.get(name)!);
     const inputs = createHash('sha256').update(JSON.stringify({ loop: this.#resolveAll(step, step.control), steps: innerSteps.map((s) => [s.name, [...s.control], [...s.arguments]]) })).digest('hex');
@@ -165,7 +165,7 @@ export class GenericPipeline {
       working_directory: this.#context.workingDirectory,
       job_name: this.#context.jobName,
     };
-    return value.replace(REFERENCE, (whole, before: string, name: string, what: string) => {
+    return value.replace(OUTPUT_REFERENCE, (whole, before: string, name: string, what: string) => {
       if (name === 'input') return before + (input[what] ?? whole);
       const outputs = this.#outputs.get(name);
       const found = outputs?.[what] ?? (what.endsWith('.mapfile') ? outputs?.[what.slice(0, -'.mapfile'.length)] : undefined);
@@ -180,7 +180,7 @@ export class GenericPipeline {
   #references(step: PipelineStep): string[] {
     const names = new Set<string>();
     for (const entry of [...step.control.values(), ...step.arguments.values()]) {
-      for (const match of entry.value.matchAll(REFERENCE)) if (match[2] !== 'input') names.add(match[2]!);
+      for (const match of entry.value.matchAll(OUTPUT_REFERENCE)) if (match[2] !== 'input') names.add(match[2]!);
     }
     return [...names];
   }

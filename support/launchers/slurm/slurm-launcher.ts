@@ -10,7 +10,7 @@ import { constants } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
 import { KILL_GRACE_MS, signalGroup } from '../../protocol/process-group.js';
 import { HostFileError, type HostFiles } from '../host-files.js';
-import { LaunchError, RunningProcesses, type ExitStatus, type LaunchDetails, type LaunchedProcess, type Launcher } from '../launcher.js';
+import { LaunchError, outputOf, RunningProcesses, type ExitStatus, type LaunchDetails, type LaunchedProcess, type Launcher } from '../launcher.js';
 
 /** srun's own report of a task's end (`srun: error: n1: task 0: Killed`): not the job's output. */
 const TASK_REPORT = /^srun: error: \S+: task \d+: (.*)$/;
@@ -157,12 +157,7 @@ export class SlurmLauncher implements Launcher {
 
   /** A step that runs `true` on the node. */
   async probe(host: string): Promise<void> {
-    const launched = await this.start(host, 'true');
-    launched.stdin.end();
-    launched.stdout.resume();
-    let stderr = '';
-    launched.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const status = await launched.exited;
+    const { status, stderr } = await outputOf(await this.start(host, 'true'));
     if (status.code !== 0) throw new LaunchError(host, `a step on ${host} failed: ${stderr.trim() || `exit ${status.code}`}`, { problem: 'unreachable' });
   }
 

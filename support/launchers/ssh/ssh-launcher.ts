@@ -11,7 +11,7 @@ import type ssh2 from 'ssh2';
 import { KILL_GRACE_MS } from '../../protocol/process-group.js';
 import { HostFileError, type HostFiles } from '../host-files.js';
 import { SftpFiles } from './sftp-files.js';
-import { LaunchError, RunningProcesses, type ExitStatus, type LaunchedProcess, type Launcher } from '../launcher.js';
+import { LaunchError, outputOf, RunningProcesses, type ExitStatus, type LaunchedProcess, type Launcher } from '../launcher.js';
 import type { SshClientConfig, SshTarget } from './client-config.js';
 import { ChannelRefusedError, ConnectError, SshConnection, type ClientChannel, type ConnectionOptions, type ExecChannel } from './connection.js';
 
@@ -270,12 +270,7 @@ export class SshLauncher implements Launcher {
     let home = this.#homes.get(host);
     if (!home) {
       home = (async () => {
-        const launched = await this.start(host, 'printf %s "$HOME"');
-        let text = '';
-        launched.stdout.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
-        launched.stderr.resume();
-        launched.stdin.end();
-        await launched.exited;
+        const { stdout: text } = await outputOf(await this.start(host, 'printf %s "$HOME"'));
         if (!text.startsWith('/')) throw new HostFileError(host, '~', 'failed', `cannot tell the home directory on ${host} ($HOME is ${JSON.stringify(text)})`);
         return text;
       })();
