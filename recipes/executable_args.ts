@@ -13,6 +13,7 @@ import { InputError } from '../support/errors.js';
 import type { ArgsFormat, ExecutableArgsJob } from '../nodes/executable_args.js';
 
 const ARGS_FORMATS: readonly ArgsFormat[] = ['gnu', 'lofar', 'argparse', 'wsclean', 'losoto'];
+const NODE_SCRIPTS = ['executable_args', 'python_plugin'];
 
 export default class ExecutableArgs extends RemoteCommand(BaseRecipe) {
   static override description = 'run an executable once per input, one job each, outputs per job (LOFAR\'s executable_args, over data maps)';
@@ -40,6 +41,7 @@ export default class ExecutableArgs extends RemoteCommand(BaseRecipe) {
     error_tolerance: field.bool({ help: 'go on with the entries that succeeded when some fail', default: true }),
     maxPerNode: field.int({ help: 'jobs at a time per host (0 or unset: [remote] max_per_node)', optional: true }),
     timeout: field.float({ help: 'seconds per job (default: [remote] job_timeout)', optional: true }),
+    nodescript: field.string({ help: 'the node script that runs each job: executable_args (the executable as a program) or python_plugin (the executable a Python file whose main(*args, **kwargs) runs in the job, its returned dict the job\'s outputs)', default: 'executable_args' }),
     stage: field.bool({ help: 'the maps\' files are on the control node: each job\'s input files are copied to its host first, its output files back to the output map\'s paths', default: false }),
   };
 
@@ -118,6 +120,8 @@ export default class ExecutableArgs extends RemoteCommand(BaseRecipe) {
     const outputFiles = new Set(outputKeys.flatMap((key) => files.get(key) ?? []));
     // With inplace the output map is the input map: such a file goes in and comes back.
     const inputFiles = new Set([...(i.skip_infile ? [] : inputKeys.flatMap((key) => files.get(key) ?? []))]);
+    if (!NODE_SCRIPTS.includes(i.nodescript)) throw new InputError('nodescript', `input --nodescript: expected one of ${NODE_SCRIPTS.join(', ')}, got ${JSON.stringify(i.nodescript)}`);
+    const script = this.nodeScript(i.nodescript === 'python_plugin' ? 'python_plugin.py' : 'executable_args');
     const jobs = entries.map((entry, n) => {
       const args = [...(i.arguments as string[])];
       const kwargs = { ...keys };
@@ -138,7 +142,7 @@ export default class ExecutableArgs extends RemoteCommand(BaseRecipe) {
         stageIn: [...staged].filter(([file]) => inputFiles.has(file) || !outputFiles.has(file)).map(([from, to]) => ({ from, to })),
         stageOut: [...staged].filter(([file]) => outputFiles.has(file)).map(([to, from]) => ({ from, to })),
       } : {};
-      return new ComputeJob(entry.host, this.nodeScript('executable_args'), [job as never], { name: `${stepname}.${n}`, environment, ...staging });
+      return new ComputeJob(entry.host, script, [job as never], { name: `${stepname}.${n}`, environment, ...staging });
     });
     mkdirSync(workDir, { recursive: true });
     await this.scheduleJobs(jobs, { maxPerNode: i.maxPerNode || undefined, timeout: i.timeout });
@@ -164,7 +168,29 @@ export default class ExecutableArgs extends RemoteCommand(BaseRecipe) {
     });
     this.outputs.mapfile = outPaths[0];
     if ((i.outputsuffixes as string[]).length > 0) for (const path of outPaths) this.outputs[basename(path)] = path;
+    this.#resultMaps(jobs, outEntries, stepname, mapfileDir);
     return 0;
+  }
+
+  /**
+   * As LOFAR's executable_args does: each output the jobs gave (a python_plugin's returned dict)
+   * becomes a map `<stepname>.<key>.mapfile` of the value per entry, named `<key>.mapfile` in the
+   * step's outputs; a `break` a job gave is the step's, so a loop stops.
+   */
+  #resultMaps(jobs: ComputeJob[], outEntries: Array<{ skip: boolean }>, stepname: string, mapfileDir: string): void {
+    const keys = new Set(jobs.flatMap((job) => Object.keys(job.results.outputs)).filter((key) => key !== 'ok'));
+    for (const key of keys) {
+      // One entry per job, as the step's other maps have: a job that did not give the key is skipped.
+      const entries = jobs.map((job, n) => {
+        const value = job.results.outputs[key];
+        return { host: job.host, file: value === undefined ? '' : pythonText(value), skip: value === undefined || (outEntries[n]?.skip ?? false) };
+      });
+      const brk = key === 'break' ? [...entries].reverse().find((entry) => !entry.skip) : undefined;
+      if (brk) this.outputs.break = brk.file;
+      const path = join(mapfileDir, `${stepname}.${key}.mapfile`);
+      new DataMap(entries).save(path);
+      this.outputs[`${key}.mapfile`] = path;
+    }
   }
 }
 
@@ -185,6 +211,14 @@ function stagedNames(paths: string[]): Map<string, string> {
 /** A copy of the map whose files are `<dir>/<input name without extension><suffix>`, as LOFAR names a step's outputs. */
 function renamed(map: DataMap, dir: string, suffix: string): DataMap {
   return new DataMap(map.entries.map((entry) => ({ ...entry, file: join(dir, basename(entry.file, extname(entry.file)) + suffix) })));
+}
+
+/** A value as Python's str() writes it, as LOFAR's map of it holds it: True, None, 3, a/b.MS. */
+function pythonText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value === null || value === undefined) return 'None';
+  if (typeof value === 'boolean') return value ? 'True' : 'False';
+  return typeof value === 'number' ? String(value) : JSON.stringify(value);
 }
 
 function stringValues(dict: Record<string, unknown>): Record<string, string> {

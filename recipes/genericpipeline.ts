@@ -25,7 +25,9 @@ export default class GenericPipelineRecipe extends BaseRecipe {
       jobName: this.jobName,
       jobDirectory: this.jobDirectory,
       workingDirectory: this.config.workingDirectory,
+      runtimeDirectory: this.config.runtimeDirectory,
       runTask: (name, overrides) => this.runTask(name, overrides),
+      reportStep: (report) => this.reportStep(report),
     });
     return pipeline.run();
   }

@@ -6,3 +6,8 @@ cpSync(new URL('../support/node/python/', import.meta.url), new URL('../dist/sup
   recursive: true,
   filter: (source) => !source.includes('__pycache__'),
 });
+// Shipped Python node scripts (nodes/*.py) sit beside the built JavaScript ones, where nodeScript() looks.
+cpSync(new URL('../nodes/', import.meta.url), new URL('../dist/nodes/', import.meta.url), {
+  recursive: true,
+  filter: (source) => !source.includes('__pycache__') && (source.endsWith('/nodes') || source.endsWith('/nodes/') || source.endsWith('.py')),
+});

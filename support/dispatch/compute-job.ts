@@ -169,8 +169,7 @@ export class ComputeJob {
   readonly command: NodeScript | string;
   readonly args: JsonValue[];
   readonly options: ResolvedJobOptions;
-  /** Run-wide id, used to tag log lines and messages. */
-  readonly id: string;
+  #id: string;
   /** The host the job was created with; null when any cluster host will do. Part of its identity for resume. */
   readonly requestedHost: string | null;
   /** Whether the job must stay on its host (see ComputeJobOptions.pinned). */
@@ -182,7 +181,7 @@ export class ComputeJob {
     this.requestedHost = host || null;
     this.command = command;
     this.args = [...args];
-    this.id = options.name ?? String(nextJobNumber++);
+    this.#id = options.name ?? String(nextJobNumber++);
     this.options = { ...options, ...resolveStaging(this.id, options) } as ResolvedJobOptions;
     checkEnvironment(this.id, options.environment);
     if (options.cores !== undefined && !(Number.isInteger(options.cores) && options.cores >= 1)) {
@@ -194,6 +193,16 @@ export class ComputeJob {
       throw new JobDefinitionError(this.id, 'warm is for JavaScript node scripts; shell commands and Python scripts always start afresh');
     }
     this.results = { state: 'pending', returncode: null, signal: null, outputs: {}, duration: 0, host: this.host, retries: 0, attempts: [] };
+  }
+
+  /** Run-wide id, used to tag log lines and messages. */
+  get id(): string {
+    return this.#id;
+  }
+
+  /** For the scheduler: a job queued in a later round of a pipeline loop is named apart from the same job of the round before (`<name>.round<r>`). */
+  nameInRound(round: number): void {
+    this.#id = `${this.#id}.round${round}`;
   }
 
   /** The cores it asks for (1 unless `cores` says). */

@@ -76,6 +76,8 @@ export interface SchedulerSettings {
   durable?: () => Promise<void>;
   /** Undefined while the run's per-job files keep up; else resolves once they have caught up: no job starts before. */
   recordsCaughtUp?: () => Promise<void> | undefined;
+  /** The pipeline step running now (a generic-pipeline run), and its loop round: its jobs carry it. */
+  currentStep?: () => { step: string; round: number } | undefined;
   /** A host's cores, when the cluster description or Slurm says: its jobs then run while their `cores` fit. */
   coresOf?: (host: string) => number | undefined;
   /** Where staged jobs' directories are (`<working_directory>/<job name>/<id>` on the host, `<job directory>/outputs/<id>` here), and the transfers a host takes at once. */
@@ -112,6 +114,8 @@ export function isRetryable(results: JobResults, retryOn: RetryOn | undefined): 
 
 export class Scheduler {
   readonly #settings: SchedulerSettings;
+  /** The pipeline step of each job queued while one ran. */
+  readonly #steps = new WeakMap<ComputeJob, string>();
   /** Jobs queued or running per host, over every scheduleJobs call of the run. */
   readonly #outstanding = new Map<string, number>();
   readonly health: HostHealth;
@@ -132,6 +136,14 @@ export class Scheduler {
   /** Runs the jobs; `recipe` (the calling recipe's name) is part of each job's identity for resume. */
   async run(jobs: readonly ComputeJob[], options: ScheduleOptions = {}, onEnded?: JobEndedListener, recipe = ''): Promise<void> {
     const settings = this.#settings;
+    const scope = settings.currentStep?.();
+    if (scope) {
+      for (const job of jobs) {
+        if (this.#named.has(job)) continue;
+        if (scope.round > 1) job.nameInRound(scope.round);
+        this.#steps.set(job, scope.step);
+      }
+    }
     this.#claimNames(jobs);
     const pending: ComputeJob[] = [];
     const reused: ComputeJob[] = [];
@@ -264,7 +276,7 @@ export class Scheduler {
     const settings = this.#settings;
     // Recorded without the values that travel on stdin: command.sh and the journal hold no secrets.
     this.#emit({ type: 'job-started', time: new Date().toISOString(), run: settings.runId ?? '', job: job.id, key: this.#keys.get(job) ?? '', host: job.host, attempt: earlier.length + 1,
-      command: buildCommand(job, settings.placement, { guard: false, environment: 'omitted' }), args: job.args });
+      command: buildCommand(job, settings.placement, { guard: false, environment: 'omitted' }), args: job.args, ...this.#stepField(job) });
     const mark = newJobMark();
     const staging = job.isStaged ? this.#staging(job) : undefined;
     const placement = staging ? { ...settings.placement, workingDirectory: staging.remoteDirectory } : settings.placement;
@@ -314,8 +326,13 @@ export class Scheduler {
   #queued(job: ComputeJob): void {
     this.#emit({
       type: 'job-queued', time: new Date().toISOString(), run: this.#settings.runId ?? '', job: job.id, key: this.#keys.get(job) ?? '',
-      host: job.host,
+      host: job.host, ...this.#stepField(job),
     });
+  }
+
+  #stepField(job: ComputeJob): { step?: string } {
+    const step = this.#steps.get(job);
+    return step === undefined ? {} : { step };
   }
 
   /** Written (to the journal: durably) before the job is reported to the recipe as ended. */
@@ -331,6 +348,7 @@ export class Scheduler {
       ...(results.usage ? { usage: results.usage } : {}),
       ...(results.transferProblem ? { transferProblem: results.transferProblem } : {}),
       ...(results.stagedOut ? { stagedOut: results.stagedOut } : {}),
+      ...this.#stepField(job),
     });
   }
 

@@ -7,6 +7,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { NotFoundError } from '../errors.js';
 import { NodeScript } from '../dispatch/compute-job.js';
 import { shippedNodeDirectory } from '../config/framework-paths.js';
+import type { StepReport } from '../records/run-events.js';
 import type { Fields, InputsOf } from './fields.js';
 import type { Logger } from '../logging/run-log.js';
 import type { PipelineConfig } from '../config/pipeline-config.js';
@@ -27,6 +28,8 @@ export interface RecipeContext {
   scheduler: Scheduler;
   /** Runs another recipe or tasks.cfg task in the same run and returns its outputs. */
   runTask(name: string, overrides: Record<string, unknown>): Promise<Record<string, unknown>>;
+  /** A pipeline step started or ended (the generic pipeline says so): the run records it, and its jobs carry it. */
+  reportStep?(report: StepReport): void;
 }
 
 export type RecipeClass = {
@@ -84,6 +87,11 @@ export class BaseRecipe {
     const found = candidates.find((path) => existsSync(path));
     if (!found) throw new NotFoundError(`node script ${JSON.stringify(nameOrPath)} not found; looked in ${candidates.join(', ')}`);
     return new NodeScript(resolve(found), nameOrPath);
+  }
+
+  /** Tells the run that a step of a pipeline started or ended: `--json` and the journal show it, and the jobs queued while it runs carry its name. */
+  reportStep(report: StepReport): void {
+    this.context.reportStep?.(report);
   }
 
   /** Runs another recipe or a tasks.cfg task in this run, with `overrides` on its inputs; returns its outputs. */

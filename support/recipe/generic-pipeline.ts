@@ -3,7 +3,8 @@
  * genericpipeline.py does: a recipe step runs its tasks.cfg task with the step's control keys as
  * inputs and its argument keys as the program's parset (`<job_directory>/parsets/<step>.parset`;
  * `argument.flags` as its arguments); a plugin step runs a built-in plugin; a loop runs its steps
- * up to loopcount times, until one of them outputs `break`. References to earlier steps' outputs
+ * up to loopcount times, until one of them outputs `break`; a sub-pipeline step gives its steps
+ * (already brought in by the parset reader) its map. References to earlier steps' outputs
  * and `input.output.*` are filled in as each step starts. Each finished step is recorded with a
  * hash of what it ran with (`<job_directory>/steps.json`): a rerun skips it while that is the same
  * and nothing it refers to ran again, and says why a step runs again.
@@ -16,13 +17,17 @@ import type { Logger } from '../logging/run-log.js';
 import { parseList } from '../config/ini.js';
 import { OUTPUT_REFERENCE, type PipelineParset, type PipelineStep, type ParsetValue } from '../config/pipeline-parset.js';
 import { PIPELINE_PLUGINS } from '../lofar/pipeline-plugins.js';
+import type { StepReport } from '../records/run-events.js';
 
 export interface GenericPipelineContext {
   logger: Logger;
   jobName: string;
   jobDirectory: string;
   workingDirectory: string;
+  runtimeDirectory: string;
   runTask(name: string, overrides: Record<string, unknown>): Promise<Record<string, unknown>>;
+  /** Told as each step starts and ends, so the run's events and its jobs carry the step. */
+  reportStep(report: StepReport): void;
 }
 
 interface StepRecord {
@@ -41,19 +46,14 @@ export class GenericPipeline {
   readonly #ran = new Set<string>();
   readonly #recordFile: string;
   readonly #records: Record<string, StepRecord>;
+  /** The round of the loop whose steps run now: a step's jobs in a later round are named apart from the round before. */
+  #round: number | undefined;
 
   constructor(parset: PipelineParset, context: GenericPipelineContext) {
     this.#parset = parset;
     this.#context = context;
     this.#recordFile = join(context.jobDirectory, 'steps.json');
     this.#records = existsSync(this.#recordFile) ? (JSON.parse(readFileSync(this.#recordFile, 'utf8')) as Record<string, StepRecord>) : {};
-    for (const step of parset.steps.values()) {
-      if (step.kind === 'pipeline' || step.type === 'pythonplugin') {
-        const key = step.kind === 'pipeline' ? `${step.name}.control.kind` : `${step.name}.control.type`;
-        const line = step.kind === 'pipeline' ? step.control.get('kind')!.line : step.control.get('type')!.line;
-        throw new ConfigError(parset.file, `${parset.file}:${line}: ${key}: ${step.kind === 'pipeline' ? 'sub-pipeline steps' : 'pythonplugin steps'} are not run by this version yet`);
-      }
-    }
   }
 
   /** Runs the steps in order; 0 when all succeeded, 1 at the first that failed (the steps after it do not run, and say so). */
@@ -74,32 +74,55 @@ export class GenericPipeline {
   async #runStep(step: PipelineStep): Promise<boolean> {
     const { logger } = this.#context;
     if (step.kind === 'loop') return this.#runLoop(step);
-    const control = this.#resolveAll(step, step.control);
-    const args = this.#resolveAll(step, step.arguments);
+    const round = this.#round;
+    const report = (state: StepReport['state'], message?: string) => this.#context.reportStep({ step: step.name, kind: step.kind, stepType: step.type, state, ...(round ? { round } : {}), ...(message ? { message } : {}) });
+    let control: Record<string, string>;
+    let args: Record<string, string>;
+    try {
+      control = this.#resolveAll(step, step.control);
+      args = this.#resolveAll(step, step.arguments);
+    } catch (error) {
+      // A reference to an output the step before did not give: the step cannot run.
+      report('failed', (error as Error).message);
+      throw error;
+    }
     const inputs = createHash('sha256').update(JSON.stringify({ kind: step.kind, type: step.type, control, args })).digest('hex');
     const recorded = this.#records[step.name];
     const upstream = this.#references(step).filter((name) => this.#ran.has(name));
     if (recorded && recorded.inputs === inputs && upstream.length === 0) {
       logger.info(`step ${step.name}: finished in an earlier run with the same inputs; not run again`);
       this.#outputs.set(step.name, recorded.outputs);
+      report('skipped');
       return false;
     }
     if (recorded) {
       logger.info(`step ${step.name}: runs again: ${upstream.length > 0 ? `step ${upstream.join(', ')}, which it uses, ran again` : 'its keys changed since the earlier run'}`);
     }
     logger.info(`step ${step.name} (${step.kind} ${step.type}) started`);
+    report('started');
     let outputs: Record<string, string>;
     try {
-      outputs = step.kind === 'plugin' ? PIPELINE_PLUGINS[step.type]!(control) : await this.#runRecipe(step, control, args);
+      outputs = step.kind === 'plugin' ? PIPELINE_PLUGINS[step.type]!(control)
+        : step.kind === 'pipeline' ? this.#subPipeline(step, control)
+        : await this.#runRecipe(step, control, args);
     } catch (error) {
       logger.error(`step ${step.name} failed: ${(error as Error).message}`);
+      report('failed', (error as Error).message);
       return true;
     }
     this.#outputs.set(step.name, outputs);
     this.#ran.add(step.name);
     this.#record(step.name, { inputs, outputs });
     logger.info(`step ${step.name} finished`);
+    report('done');
     return false;
+  }
+
+  /** A sub-pipeline step runs nothing itself: its steps follow it; it gives them its parset and map (mapfile_in, else its parset's pipeline.mapfile). */
+  #subPipeline(step: PipelineStep, control: Record<string, string>): Record<string, string> {
+    const sub = step.subPipeline!;
+    this.#context.logger.info(`sub-pipeline ${step.name}: ${sub.file}; its steps run next, named ${step.name}-<step>`);
+    return { parset: sub.file, mapfile: control.mapfile_in ?? sub.mapfile ?? '' };
   }
 
   async #runLoop(step: PipelineStep): Promise<boolean> {
@@ -109,20 +132,37 @@ export class GenericPipeline {
     const innerSteps = inner.map((name) => this.#parset.steps.get(name)!);
     const inputs = createHash('sha256').update(JSON.stringify({ loop: this.#resolveAll(step, step.control), steps: innerSteps.map((s) => [s.name, [...s.control], [...s.arguments]]) })).digest('hex');
     const upstream = innerSteps.flatMap((s) => this.#references(s)).filter((name) => this.#ran.has(name) && !inner.includes(name));
+    const report = (state: StepReport['state'], message?: string) => this.#context.reportStep({ step: step.name, kind: 'loop', stepType: '', state, ...(message ? { message } : {}) });
     if (this.#records[step.name]?.inputs === inputs && upstream.length === 0) {
       this.#context.logger.info(`loop ${step.name}: finished in an earlier run with the same inputs; not run again`);
       for (const name of inner) this.#outputs.set(name, this.#records[`${step.name}/${name}`]?.outputs ?? {});
+      report('skipped');
       return false;
     }
     const finish = () => {
       this.#ran.add(step.name);
       for (const name of inner) this.#records[`${step.name}/${name}`] = { inputs: '', outputs: this.#outputs.get(name) ?? {} };
       this.#record(step.name, { inputs, outputs: {} });
+      report('done');
     };
+    report('started');
+    const outer = this.#round;
+    try {
+      return await this.#rounds(step, count, inner, finish, report);
+    } finally {
+      this.#round = outer;
+    }
+  }
+
+  async #rounds(step: PipelineStep, count: number, inner: string[], finish: () => void, report: (state: StepReport['state'], message?: string) => void): Promise<boolean> {
     for (let round = 1; round <= count; round++) {
       this.#context.logger.info(`loop ${step.name}: round ${round} of ${count}`);
+      this.#round = round;
       for (const name of inner) {
-        if (await this.#runStep(this.#parset.steps.get(name)!)) return true;
+        if (await this.#runStep(this.#parset.steps.get(name)!)) {
+          report('failed', `step ${name} failed in round ${round}`);
+          return true;
+        }
         const brk = this.#outputs.get(name)?.break;
         if (brk !== undefined && brk.toLowerCase() === 'true') {
           this.#context.logger.info(`loop ${step.name}: step ${name} says break after round ${round}`);
@@ -160,17 +200,23 @@ export class GenericPipeline {
 
   /** `input.output.*` and `<step>.output.<key>[.mapfile]` filled in from the pipeline and the steps that ran. */
   #resolve(step: PipelineStep, key: string, value: string): string {
+    const { jobDirectory } = this.#context;
     const input: Record<string, string> = {
-      mapfile_dir: join(this.#context.jobDirectory, 'mapfiles'),
+      mapfile_dir: join(jobDirectory, 'mapfiles'),
+      parset_dir: join(jobDirectory, 'parsets'),
+      parset: this.#parset.file,
       working_directory: this.#context.workingDirectory,
       job_name: this.#context.jobName,
+      job_directory: jobDirectory,
+      runtime_directory: this.#context.runtimeDirectory,
+      ...(this.#parset.mapfile !== undefined ? { mapfile: this.#parset.mapfile } : {}),
     };
     return value.replace(OUTPUT_REFERENCE, (whole, before: string, name: string, what: string) => {
       if (name === 'input') return before + (input[what] ?? whole);
       const outputs = this.#outputs.get(name);
       const found = outputs?.[what] ?? (what.endsWith('.mapfile') ? outputs?.[what.slice(0, -'.mapfile'.length)] : undefined);
       if (found === undefined) {
-        throw new ConfigError(this.#parset.file, `${this.#parset.file}:${step.line}: ${step.name}: ${name}.output.${what} is not an output of step ${name} (its outputs: ${Object.keys(outputs ?? {}).join(', ') || 'none'})`);
+        throw new ConfigError(step.file, `${step.file}:${step.line}: ${step.name}: ${name}.output.${what} is not an output of step ${name} (its outputs: ${Object.keys(outputs ?? {}).join(', ') || 'none'})`);
       }
       return before + found;
     });

@@ -13,7 +13,7 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { JobState } from '../protocol/job-outcome.js';
 import { isProcessAlive } from '../protocol/process-group.js';
-import type { JobEnded, RunEnded, RunEvent, RunStarted } from './run-events.js';
+import type { JobEnded, RunEnded, RunEvent, RunStarted, StepChanged } from './run-events.js';
 
 export const JOURNAL_FILE = 'journal.ndjson';
 
@@ -196,6 +196,8 @@ export interface RecordedJob {
   state: JobState | 'queued' | 'running';
   attempt: number;
   ended?: JobEnded;
+  /** The pipeline step it ran in. */
+  step?: string;
 }
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted' | 'crashed';
@@ -205,6 +207,8 @@ export interface RecordedRun {
   ended?: RunEnded;
   /** By job id, in the order the jobs were queued. */
   jobs: Map<string, RecordedJob>;
+  /** A pipeline run's steps as last heard of, in the order they first started. */
+  steps?: Map<string, StepChanged>;
   status: RunStatus;
 }
 
@@ -235,7 +239,7 @@ export function recordEvent(run: RecordedRun, event: RunEvent): boolean {
   if (event.type !== 'run-started' && event.run !== run.started.run) return false;
   switch (event.type) {
     case 'job-queued':
-      run.jobs.set(event.job, { job: event.job, key: event.key, host: event.host, state: 'queued', attempt: 0 });
+      run.jobs.set(event.job, { job: event.job, key: event.key, host: event.host, state: 'queued', attempt: 0, ...(event.step !== undefined ? { step: event.step } : {}) });
       return true;
     case 'job-started': {
       const job = run.jobs.get(event.job);
@@ -249,6 +253,9 @@ export function recordEvent(run: RecordedRun, event: RunEvent): boolean {
       Object.assign(job, { state: event.state, host: event.host, ended: event });
       return true;
     }
+    case 'step':
+      (run.steps ??= new Map()).set(event.step, event);
+      return true;
     case 'run-ended':
       run.ended = event;
       return true;

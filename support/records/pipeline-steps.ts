@@ -1,12 +1,13 @@
 /**
  * The steps of a generic-pipeline run, for `pipeline status`: each step of its parset with its
- * state (done, running, failed, interrupted, not started) and its jobs (named `<step>.<n>` by the tasks it
- * runs), from the run's records and the steps it recorded as finished (`steps.json`).
+ * state (done, running, failed, interrupted, not started) and its jobs, from the run's records
+ * (its step events, and the step each job carries) and the steps it recorded as finished (`steps.json`).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readPipelineParset } from '../config/pipeline-parset.js';
-import type { RecordedRun } from './job-journal.js';
+import { parseList } from '../config/ini.js';
+import type { RecordedJob, RecordedRun } from './job-journal.js';
 
 export type StepState = 'done' | 'running' | 'failed' | 'interrupted' | 'not started';
 
@@ -22,10 +23,16 @@ export interface StepStatus {
 export function pipelineSteps(jobDirectory: string, run: RecordedRun): StepStatus[] | undefined {
   const parsetFile = run.started.inputs.parset;
   if (typeof parsetFile !== 'string' || !existsSync(parsetFile)) return undefined;
-  let order: string[];
+  const names: string[] = [];
   try {
     // Only the order is wanted here: every type is taken as known.
-    order = readPipelineParset(parsetFile, { isTask: () => true, isPlugin: () => true }).order;
+    const parset = readPipelineParset(parsetFile, { isTask: () => true, isPlugin: () => true });
+    for (const name of parset.order) {
+      names.push(name);
+      // A loop's steps follow it.
+      const loopsteps = parset.steps.get(name)!.kind === 'loop' ? parset.steps.get(name)!.control.get('loopsteps') : undefined;
+      if (loopsteps) names.push(...parseList(loopsteps.value).filter((inner) => !names.includes(inner)));
+    }
   } catch {
     return undefined;
   }
@@ -37,14 +44,22 @@ export function pipelineSteps(jobDirectory: string, run: RecordedRun): StepStatu
     // a torn record: every step counts as not finished
   }
   const ended = run.status !== 'running';
-  return order.map((name) => {
-    const jobs = [...run.jobs.values()].filter((job) => job.job.startsWith(`${name}.`));
+  const jobsOf = new Map<string, RecordedJob[]>();
+  for (const job of run.jobs.values()) {
+    // Runs recorded before jobs carried their step: a task's jobs are named <step>.<n>.
+    const step = job.step ?? names.find((name) => job.job.startsWith(`${name}.`));
+    if (step !== undefined) jobsOf.set(step, [...(jobsOf.get(step) ?? []), job]);
+  }
+  return names.map((name) => {
+    const jobs = jobsOf.get(name) ?? [];
     const succeeded = jobs.filter((job) => job.state === 'succeeded').length;
     const failed = jobs.filter((job) => job.state === 'failed').length;
+    const heard = run.steps?.get(name)?.state;
     let state: StepState;
-    if (name in finished) state = 'done';
-    else if (jobs.length === 0) state = 'not started';
-    else if (failed > 0 && (ended || jobs.every((job) => job.state === 'succeeded' || job.state === 'failed'))) state = 'failed';
+    if (heard === 'done' || heard === 'skipped' || (heard === undefined && name in finished)) state = 'done';
+    else if (heard === 'failed') state = 'failed';
+    else if (heard === undefined && jobs.length === 0) state = 'not started';
+    else if (heard === undefined && failed > 0 && (ended || jobs.every((job) => job.state === 'succeeded' || job.state === 'failed'))) state = 'failed';
     // Cut off by Ctrl-C or a killed master: not a failure of its own.
     else if (ended) state = run.status === 'interrupted' || run.status === 'crashed' ? 'interrupted' : 'failed';
     else state = 'running';

@@ -37,7 +37,28 @@ export interface JobQueued {
   /** The job's identity: recipe, requested host, command and arguments, hashed. */
   key: string;
   host: string;
+  /** The pipeline step the job belongs to (a generic-pipeline run). */
+  step?: string;
 }
+
+/** A step of a pipeline run started, or ended: done, skipped (finished in an earlier run) or failed. */
+export interface StepChanged {
+  type: 'step';
+  time: string;
+  run: string;
+  step: string;
+  /** recipe, plugin, loop or pipeline. */
+  kind: string;
+  /** Its task, plugin or sub-pipeline parset. */
+  stepType: string;
+  state: 'started' | 'done' | 'skipped' | 'failed';
+  /** A step inside a loop: the loop's round, from 1. */
+  round?: number;
+  message?: string;
+}
+
+/** What a recipe says of a step; the run adds the time and its id. */
+export type StepReport = Omit<StepChanged, 'type' | 'time' | 'run'>;
 
 export interface JobStarted {
   type: 'job-started';
@@ -50,6 +71,7 @@ export interface JobStarted {
   /** What runs, as command.sh holds it: recorded when it runs, so nothing holds 100,000 queued commands. */
   command: string;
   args: JsonValue[];
+  step?: string;
 }
 
 export interface JobEnded {
@@ -75,6 +97,7 @@ export interface JobEnded {
   transferProblem?: TransferProblem;
   /** Where the job's stageOut files were copied on the control node (a resumed run checks they are still there). */
   stagedOut?: Record<string, string>;
+  step?: string;
 }
 
 export interface RunEnded {
@@ -89,7 +112,7 @@ export interface RunEnded {
   unrecorded?: string;
 }
 
-export type RunEvent = RunStarted | JobQueued | JobStarted | JobEnded | RunEnded;
+export type RunEvent = RunStarted | JobQueued | JobStarted | JobEnded | StepChanged | RunEnded;
 export type RunEventType = RunEvent['type'];
 
 export type RunEventListener = (event: RunEvent) => void;

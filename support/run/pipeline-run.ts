@@ -19,7 +19,7 @@ import { openRunLog, wantsColor, type RunLog } from '../logging/run-log.js';
 import { JobFiles } from '../records/job-files.js';
 import { canonicalJson, hashOf } from '../records/job-identity.js';
 import { JobJournal, journalPath, readJournal, recordEvent, statusOf, type RecordedRun } from '../records/job-journal.js';
-import { RECORD_VERSION, RunEvents, type JobEnded, type RunStarted } from '../records/run-events.js';
+import { RECORD_VERSION, RunEvents, type JobEnded, type RunStarted, type StepReport } from '../records/run-events.js';
 import { RunLock } from '../records/run-lock.js';
 import { RUN_PAGE_FILE, writeRunPage } from '../records/run-page.js';
 import { recording, RecordsOutage } from '../records/records-outage.js';
@@ -93,6 +93,8 @@ export class PipelineRun {
   #began = false;
   #tasks: Promise<TaskCatalog> | undefined;
   #interruptedBy: NodeJS.Signals | undefined;
+  /** The pipeline step whose jobs are being queued now. */
+  #currentStep: { step: string; round: number } | undefined;
   /** What the run could not record once its disk filled or went read-only. */
   readonly #outage: RecordsOutage;
   /** The user directories whose node scripts the hosts run from their deployed copy. */
@@ -213,6 +215,7 @@ export class PipelineRun {
       recordsCaughtUp: () => this.#jobFiles?.caughtUp(),
       staging: { jobName: this.jobName, jobDirectory: this.jobDirectory, transfersPerHost },
       coresOf: hostCoresOf(this.config),
+      currentStep: () => this.#currentStep,
     });
   }
 
@@ -398,6 +401,7 @@ export class PipelineRun {
       recipeName: recipe.name,
       scheduler: this.scheduler,
       runTask: (name, overrides) => this.#runTask(name, overrides),
+      reportStep: (report) => this.#reportStep(report),
     };
     const instance = new recipe.RecipeClass(context, inputs);
     this.logger.info(`recipe ${recipe.name} started`);
@@ -415,6 +419,12 @@ export class PipelineRun {
     if (returncode === 0) this.logger.info(`recipe ${recipe.name} completed`);
     else this.logger.error(`recipe ${recipe.name} failed with return code ${returncode}`);
     return { returncode, outputs: instance.outputs };
+  }
+
+  /** A pipeline step started or ended: recorded, and the jobs queued while it runs carry it (a loop's own start names no jobs). */
+  #reportStep(report: StepReport): void {
+    if (report.kind !== 'loop') this.#currentStep = report.state === 'started' ? { step: report.step, round: report.round ?? 1 } : undefined;
+    if (!this.#options.dryRun) this.events.emit({ type: 'step', time: new Date().toISOString(), run: this.runId, ...report });
   }
 
   async #runTask(name: string, overrides: Record<string, unknown>): Promise<Record<string, unknown>> {

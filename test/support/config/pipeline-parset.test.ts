@@ -1,10 +1,13 @@
 /** Generic-pipeline parsets are read and checked before anything runs: the order, the kinds, and one line per mistake. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { ConfigError, UsageError } from '../../../support/errors.js';
 import { BUILTIN_PLUGINS, parsePipelineParset, type StepTypes } from '../../../support/config/pipeline-parset.js';
 
 const TYPES: StepTypes = {
-  isTask: (name) => ['dppp', 'executable_args', 'python-calibrate-stand-alone'].includes(name),
+  isTask: (name) => ['dppp', 'executable_args', 'python-calibrate-stand-alone', 'pythonplugin'].includes(name),
   isPlugin: (name) => BUILTIN_PLUGINS.includes(name),
 };
 
@@ -102,7 +105,7 @@ describe('support/config/pipeline-parset', () => {
     ['a loop step that does not exist', base.replace('loopsteps = [again]', 'loopsteps = [agian]'), /calloop\.control\.loopsteps: step agian has no/],
     ['an unknown kind', base.replace('combine.control.kind       = plugin', 'combine.control.kind       = plug-in'), /combine\.control\.kind: expected one of recipe, plugin, loop, pipeline, got "plug-in"/],
     ['a step list that includes itself', base.replace('copy_h5, calloop]', 'copy_h5, calloop, tail]'), /pipeline\.steps\.tail: the step list tail includes itself \(tail -> tail\)/],
-    ['a pythonplugin without its script', base.replace('sky_cal.control.executable = /opt/prefactor/bin/find_skymodel_cal.py\n', ''), /sky_cal\.control\.executable: a pythonplugin step needs the Python script it runs/],
+    ['a pythonplugin without its script', base.replace('sky_cal.control.executable = /opt/prefactor/bin/find_skymodel_cal.py\n', ''), /sky_cal\.control\.executable: a pythonplugin step needs the Python script whose main\(\) it runs/],
     ['a line that is not key = value', base.replace('combine.control.method     = mapfile_all_to_one', 'combine.control.method mapfile_all_to_one'), /cal\.parset:26: line: expected "key = value"/],
     ['a key that is no step key', base.replace('combine.control.method', 'combine.method'), /cal\.parset:26: combine\.method: expected <step>\.control\.<key>/],
   ];
@@ -111,4 +114,86 @@ describe('support/config/pipeline-parset', () => {
       expect(refusal(text)).to.match(message);
     });
   }
+
+  describe('sub-pipelines (kind = pipeline)', () => {
+    let dir: string;
+    beforeEach(() => {
+      dir = mkdtempSync(join(tmpdir(), 'parset-'));
+      writeFileSync(join(dir, 'sub.parset'), `! outdir = /default/out
+! steps_of = sub
+pipeline.mapfile = /data/sub.mapfile
+pipeline.steps = [copy, again]
+copy.control.type       = executable_args
+copy.control.mapfile_in = sub.output.mapfile
+copy.control.arguments  = [x, {{ outdir }}, {{ site }}]
+again.control.kind      = loop
+again.control.loopcount = 2
+again.control.loopsteps = [names]
+names.control.kind      = plugin
+names.control.type      = mapfilenamesFromMapfiles
+names.control.mapfile_x = copy.output.mapfile
+names.control.mapfile_y = prep.output.mapfile
+`);
+    });
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+    const main = (extra = '') => `! site = lofar
+pipeline.steps = [prep, fin, last]
+prep.control.kind      = plugin
+prep.control.type      = makeDirectory
+prep.control.directory = /tmp/x
+fin.control.kind       = pipeline
+fin.control.type       = sub.parset
+fin.argument.outdir    = /results
+${extra}last.control.type      = executable_args
+last.control.mapfile_in = fin-copy.output.mapfile
+`;
+    const read = (text: string) => parsePipelineParset(text, join(dir, 'main.parset'), TYPES);
+    const refused = (text: string): string => {
+      try {
+        read(text);
+      } catch (error) {
+        expect(error).to.be.instanceOf(ConfigError);
+        expect((error as Error).message).to.not.include('\n');
+        return (error as Error).message;
+      }
+      return expect.fail('the parset was accepted');
+    };
+
+    it('brings in its steps after it as <step>-<name>, their references and loop renamed, the parent\'s definitions and the step\'s arguments over its own', () => {
+      const parset = read(main());
+      expect(parset.order).to.deep.equal(['prep', 'fin', 'fin-copy', 'fin-again', 'last']);
+      expect(parset.steps.get('fin')!.subPipeline).to.deep.equal({ file: join(dir, 'sub.parset'), mapfile: '/data/sub.mapfile' });
+      const copy = parset.steps.get('fin-copy')!;
+      expect(copy.file).to.equal(join(dir, 'sub.parset'));
+      // sub.output.mapfile (the sub-pipeline's own name) is the calling step's map; outdir is the step's; site is the parent's.
+      expect(copy.control.get('mapfile_in')!.value).to.equal('fin.output.mapfile');
+      expect(copy.control.get('arguments')!.value).to.equal('[x, /results, lofar]');
+      expect(parset.steps.get('fin-again')!.control.get('loopsteps')!.value).to.equal('[fin-names]');
+      const names = parset.steps.get('fin-names')!;
+      expect(names.control.get('mapfile_x')!.value).to.equal('fin-copy.output.mapfile');
+      // A step of the calling parset keeps its name.
+      expect(names.control.get('mapfile_y')!.value).to.equal('prep.output.mapfile');
+    });
+
+    it('takes pipeline.replace.<name> as LOFAR does, as ! <name>', () => {
+      const parset = read(main().replace('! site = lofar', 'pipeline.replace.site = lofar'));
+      expect(parset.steps.get('fin-copy')!.control.get('arguments')!.value).to.equal('[x, /results, lofar]');
+      expect(parset.definitions.get('site')).to.equal('lofar');
+    });
+
+    const refusals: Array<[string, () => string, RegExp]> = [
+      ['a sub-pipeline parset that cannot be read', () => main().replace('sub.parset', 'nosuch.parset'), /main\.parset:7: fin\.control\.type: cannot read the sub-pipeline parset .*nosuch\.parset: ENOENT/],
+      ['a sub-pipeline without its parset', () => main().replace('fin.control.type       = sub.parset\n', ''), /main\.parset:\d+: fin\.control\.type: a pipeline step needs its type: the parset of the sub-pipeline/],
+      ['a sub-pipeline that includes itself', () => { writeFileSync(join(dir, 'sub.parset'), 'pipeline.steps = [me]\nme.control.kind = pipeline\nme.control.type = sub.parset\n'); return main(); }, /sub\.parset:3: me\.control\.type: the sub-pipeline sub\.parset includes itself \(main\.parset -> sub\.parset -> sub\.parset\)/],
+      ['a mistake inside the sub-pipeline, named in its own file', () => { writeFileSync(join(dir, 'sub.parset'), 'pipeline.steps = [a]\na.control.type = nosuchtask\n'); return main(); }, /sub\.parset:2: a\.control\.type: unknown task type "nosuchtask"/],
+      ['a sub-pipeline step named as one of the parent\'s', () => main('fin-copy.control.kind = plugin\nfin-copy.control.type = makeDirectory\n'), /fin-copy: step copy of the sub-pipeline fin is named fin-copy, which main\.parset already has/],
+      ['a sub-pipeline inside a loop', () => main('lp.control.kind = loop\nlp.control.loopcount = 2\nlp.control.loopsteps = [fin]\n').replace('[prep, fin, last]', '[prep, lp, last]').replace('fin-copy.output.mapfile', 'prep.output.mapfile'), /lp\.control\.loopsteps: step fin is a sub-pipeline: a loop runs steps, not sub-pipelines/],
+      ['a reference to a step of the sub-pipeline before it runs', () => main().replace('[prep, fin, last]', '[prep, last, fin]'), /last\.control\.mapfile_in: fin-copy\.output\.mapfile refers to step fin-copy, which runs after last/],
+    ];
+    for (const [what, text, message] of refusals) {
+      it(`refuses ${what}, naming the file, line and key`, () => {
+        expect(refused(text())).to.match(message);
+      });
+    }
+  });
 });
