@@ -27,6 +27,8 @@ export interface RunStarted {
   fresh: boolean;
   /** The run's pipeline.log. */
   logFile: string | null;
+  /** The pipeline.cfg the run read (absent in runs recorded before it was). */
+  configFile?: string;
 }
 
 export interface JobQueued {

@@ -17,6 +17,7 @@ import { forEachLine, journalPath, type RecordedRun } from './job-journal.js';
 import { jobFilesDirectory, jobLogPath } from './job-files.js';
 import type { JobEnded, RunEvent } from './run-events.js';
 import { reportRun, type RunReport } from './run-report.js';
+import { pipelineSteps, type StepState, type StepStatus } from './pipeline-steps.js';
 
 /** One try of a job on a host, as the journal's job-started and job-ended events tell it. */
 export interface JobAttempt {
@@ -37,17 +38,20 @@ export interface RunPageInput {
   jobDirectory: string;
   recorded: RecordedRun;
   attempts: readonly JobAttempt[];
-  /** The last lines of failed jobs' job.log, by job id (writeRunPage reads them). */
+  /** The last lines of jobs' job.log, by job id (writeRunPage reads them: the failed first). */
   logTails?: ReadonlyMap<string, readonly string[]>;
+  /** A pipeline run's steps (records/pipeline-steps.ts). */
+  steps?: readonly StepStatus[];
   /** For a run still going: where its unfinished attempts are drawn up to (ms since the epoch). */
   now?: number;
 }
 
-/** Lines of a failed job's job.log shown, and how far back they are looked for. */
+/** Lines of a job's job.log shown, and how far back they are looked for. */
 const TAIL_LINES = 20;
 const TAIL_BYTES = 16 * 1024;
-/** Failed jobs whose logs are read: bounded, so a run where everything failed still renders fast. */
-const TAILED_JOBS = 200;
+/** Failed jobs whose logs are read, and jobs in all: bounded, so a run of 100,000 jobs still renders fast and small. */
+const TAILED_FAILED_JOBS = 200;
+const TAILED_JOBS = 1000;
 /**
  * Bytes of commands, arguments and messages embedded: past it, details point at command.sh. Less
  * when job names and attempts take much of the page (about 60 bytes of columns per attempt), so a page stays under 20 MB.
@@ -234,7 +238,11 @@ interface PageData {
   texts: string[];
   omitted: number;
   /** By job index: failure details of jobs that did not succeed. */
-  ended: Record<number, { failure?: string; message: number; returncode: number | null; signal: string | null; launchProblem?: string; reused?: boolean; tail?: readonly string[] }>;
+  ended: Record<number, { failure?: string; message: number; returncode: number | null; signal: string | null; launchProblem?: string; reused?: boolean }>;
+  /** By job index: the last lines of its job.log, for the jobs whose logs were read (the failed first). */
+  tails: Record<number, readonly string[]>;
+  /** How many jobs' log lines are in the page. */
+  tailed: number;
   /** By job index: job directories whose name is not the job id (ids unsafe as a path). */
   dirs: Record<number, string>;
   /** Jobs of the run with no attempt in it: reused from an earlier run, or never started. */
@@ -285,7 +293,7 @@ function pageData(input: RunPageInput): PageData {
   const data: PageData = {
     start, span: Math.max(1, runEnd - start), jobsDirectory: join(jobDirectory, 'jobs'), hosts, rows: [], outcomes, colours: [], severity: [],
     states: [], jobs, state: [], duration: [], retries: [], command: [], args: [], user: null, system: null, rss: null,
-    aJob: [], aHost: [], aNum: [], aStart: [], aDur: [], aOut: [], aRow: [], texts: texts.texts, omitted: 0, ended: {}, dirs: {}, unstarted: 0,
+    aJob: [], aHost: [], aNum: [], aStart: [], aDur: [], aOut: [], aRow: [], texts: texts.texts, omitted: 0, ended: {}, tails: {}, tailed: 0, dirs: {}, unstarted: 0,
   };
 
   const hasUsage = [...recorded.jobs.values()].some((job) => job.ended?.usage);
@@ -304,8 +312,12 @@ function pageData(input: RunPageInput): PageData {
     data.rss?.push(usage ? Math.round(usage.peakRssBytes / 1024) : null);
     if (job.ended && job.state !== 'succeeded') {
       const { returncode, signal, launchProblem, reused } = job.ended;
-      const tail = input.logTails?.get(job.job);
-      data.ended[i] = { ...(job.ended.failure ? { failure: job.ended.failure } : {}), message: texts.add(job.ended.message), returncode, signal, ...(launchProblem ? { launchProblem } : {}), ...(reused ? { reused } : {}), ...(tail ? { tail } : {}) };
+      data.ended[i] = { ...(job.ended.failure ? { failure: job.ended.failure } : {}), message: texts.add(job.ended.message), returncode, signal, ...(launchProblem ? { launchProblem } : {}), ...(reused ? { reused } : {}) };
+    }
+    const tail = input.logTails?.get(job.job);
+    if (tail) {
+      data.tails[i] = tail;
+      data.tailed++;
     }
     if (jobFilesDirectory(jobDirectory, job.job) !== join(data.jobsDirectory, job.job)) data.dirs[i] = jobFilesDirectory(jobDirectory, job.job);
     if (!started.has(job.job)) data.unstarted++;
@@ -380,6 +392,7 @@ ${field('recipe', `${esc(report.recipe)} <span class="dim">(${esc(started.recipe
 ${field('run', esc(report.run), 'run-id')}
 ${field('started', esc(report.started), 'started')}
 ${field('ended', report.ended ? `${esc(report.ended)} <span class="dim">(${esc(elapsed)})</span>` : '<span class="dim">not recorded</span>', 'ended')}
+${field('config file', started.configFile ? `<code>${esc(started.configFile)}</code>` : '<span class="dim">not recorded</span>', 'config-file')}
 ${field('log file', started.logFile ? `<code>${esc(started.logFile)}</code>` : '<span class="dim">none</span>', 'log-file')}
 ${field('job directory', `<code>${esc(report.jobDirectory)}</code>`)}
 ${field('hosts', `${started.hosts.length} <span class="dim">(${esc(started.hosts.slice(0, 3).join(', '))}${started.hosts.length > 3 ? ', …' : ''})</span>`)}
@@ -392,6 +405,15 @@ ${reasons ? `<div class="counts" id="reasons">failed by reason: ${reasons}</div>
 ${report.unrecorded ? `<div class="warning" id="unrecorded">${esc(report.unrecorded)}</div>` : ''}
 </header>`;
 }
+
+/** A pipeline run's steps in order, each with its state and jobs, as `pipeline status` shows them. */
+function stepsHtml(steps: readonly StepStatus[]): string {
+  const rows = steps.map((step) => `<tr class="step" data-step="${esc(step.name)}" data-state="${esc(step.state)}"><td>${esc(step.name)}</td><td><i class="swatch" style="background:${outcomeStyle(STEP_OUTCOMES[step.state]).colour}"></i>${esc(step.state)}</td><td>${step.jobs}</td><td>${step.succeeded}</td><td>${step.failed}</td></tr>`);
+  return `<section id="steps"><h2>Steps</h2><table><thead><tr><th>step</th><th>state</th><th>jobs</th><th>succeeded</th><th>failed</th></tr></thead><tbody>${rows.join('')}</tbody></table></section>`;
+}
+
+/** A step's state drawn as the job outcome it is most like. */
+const STEP_OUTCOMES: Record<StepState, string> = { done: 'succeeded', running: 'running', failed: 'failed', interrupted: 'cancelled', 'not started': 'pending' };
 
 function legendHtml(data: PageData): string {
   const counts = new Array<number>(data.outcomes.length).fill(0);
@@ -709,10 +731,15 @@ const SCRIPT = `
     var args = D.args[j];
     add(dl, 'arguments', args === -2 ? 'not embedded (page size): see ' + jobDir(j) + '/args.json' : text(args), true);
     add(dl, 'log file', jobDir(j) + '/job.log');
-    if (ended && ended.tail) {
-      var p = document.createElement('pre'); p.id = 'log-tail'; p.textContent = ended.tail.join('\\n');
-      var caption = document.createElement('div'); caption.className = 'dim'; caption.textContent = 'last ' + ended.tail.length + ' lines of job.log:';
+    var tail = D.tails[j];
+    if (tail) {
+      var p = document.createElement('pre'); p.id = 'log-tail'; p.textContent = tail.join('\\n');
+      var caption = document.createElement('div'); caption.className = 'dim'; caption.textContent = tail.length ? 'last ' + tail.length + ' lines of job.log:' : 'job.log is empty';
       details.appendChild(caption); details.appendChild(p);
+    } else if (i >= 0) {
+      var none = document.createElement('div'); none.className = 'dim'; none.id = 'log-tail-none';
+      none.textContent = 'its log lines are not in the page (the page holds the logs of ' + D.tailed + ' jobs, the failed first): see the log file';
+      details.appendChild(none);
     }
   }
   function showBucket(target) {
@@ -797,6 +824,7 @@ ${legendHtml(data)}
 <div id="timeline-wrap"><svg id="timeline" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="job attempts over time, a lane per host"></svg></div>
 <div id="details"><span class="dim">Hover over or click a bar, a failure or a point for the job's details.</span></div>
 </section>
+${input.steps ? stepsHtml(input.steps) : ''}
 ${usageHtml(data, input.recorded)}
 ${failuresHtml(report)}
 <footer class="dim">${esc(input.attempts.length)} attempts of ${esc(input.recorded.jobs.size)} jobs${data.omitted > 0 ? `; ${data.omitted} commands or arguments not embedded to keep the page small (each job's files have them)` : ''}. Written by pipeline report from <code>${esc(journalPath(input.jobDirectory))}</code>.</footer>
@@ -806,11 +834,13 @@ ${failuresHtml(report)}
 `;
 }
 
-/** Failed jobs worth a log tail: ones that started, real failures before cancellations, at most TAILED_JOBS. */
+/** Jobs whose log lines go into the page: ones that started, real failures first (at most TAILED_FAILED_JOBS), then cancellations, then the rest in order, at most TAILED_JOBS. */
 function tailedJobs(recorded: RecordedRun): string[] {
-  const failed = [...recorded.jobs.values()].filter((job) => job.state === 'failed' && job.attempt > 0);
-  const first = failed.filter((job) => job.ended?.failure !== 'cancelled');
-  return [...first, ...failed.filter((job) => job.ended?.failure === 'cancelled')].slice(0, TAILED_JOBS).map((job) => job.job);
+  const started = [...recorded.jobs.values()].filter((job) => job.attempt > 0);
+  const failed = started.filter((job) => job.state === 'failed' && job.ended?.failure !== 'cancelled').slice(0, TAILED_FAILED_JOBS);
+  const cancelled = started.filter((job) => job.state === 'failed' && job.ended?.failure === 'cancelled');
+  const rest = started.filter((job) => job.state !== 'failed');
+  return [...failed, ...cancelled, ...rest].slice(0, TAILED_JOBS).map((job) => job.job);
 }
 
 /**
@@ -824,7 +854,8 @@ export function writeRunPage(jobDirectory: string, recorded: RecordedRun, file: 
     const tail = readLogTail(jobLogPath(jobDirectory, job));
     if (tail) logTails.set(job, tail);
   }
-  const html = renderRunPage({ jobDirectory, recorded, attempts, logTails, ...(recorded.status === 'running' ? { now: Date.now() } : {}) });
+  const steps = pipelineSteps(jobDirectory, recorded);
+  const html = renderRunPage({ jobDirectory, recorded, attempts, logTails, ...(steps ? { steps } : {}), ...(recorded.status === 'running' ? { now: Date.now() } : {}) });
   const partial = `${file}.${process.pid}.partial`;
   writeFileSync(partial, html, { mode: 0o600 }); // as every record: its log tails may hold what only the user may read
   renameSync(partial, file);

@@ -348,7 +348,7 @@ export class PipelineRun {
     this.events.emit({
       type: 'run-started', v: RECORD_VERSION, time: new Date().toISOString(), run: this.runId, jobName: this.jobName,
       recipe: recipe.name, recipePath: recipe.path, inputs, inputsHash, hosts: this.#hosts instanceof ConfigError ? [] : this.#hosts, pid: process.pid, controlHost: hostname(),
-      fresh: Boolean(this.#options.fresh), logFile: this.log.logFile ?? null,
+      fresh: Boolean(this.#options.fresh), logFile: this.log.logFile ?? null, configFile: this.config.file,
     });
     if (this.#outage.failure) throw this.#outage.failure; // not even the start could be recorded: run nothing
     this.#began = true;

@@ -4,7 +4,7 @@
  * host and one bar per attempt, the failed job in its colour with its reason and log lines, and
  * header counts that agree with `pipeline status --json`.
  */
-import { existsSync, mkdtempSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -67,6 +67,12 @@ describe('faults: the run page of a run over real sshd hosts, in a browser', fun
     await page.locator('#timeline .bar[data-job="broken"]').click();
     const details = await page.locator('#details').innerText();
     expect(details).to.contain('exit').and.contain('exited with return code 4').and.contain('cannot open L1_SB007.MS');
+    // A job that succeeded has its details too: command, duration, its log file and its last lines.
+    await page.locator('#timeline .bar[data-job="fine1"]').click();
+    const fine = await page.locator('#details').innerText();
+    expect(fine).to.contain('sleep 0.3; echo one').and.contain('job duration').and.contain(join(jobDirectory, 'jobs', 'fine1', 'job.log'));
+    expect(await page.locator('#details #log-tail').innerText()).to.contain('one');
+    expect(await page.locator('#config-file').innerText()).to.contain(hosts.p.ws.configPath);
 
     const counts = await page.locator('#header [data-count]').evaluateAll((all) => Object.fromEntries(all.map((count) => [count.getAttribute('data-count'), Number(count.getAttribute('data-n'))])));
     const reasons = await page.locator('#header [data-reason]').evaluateAll((all) => Object.fromEntries(all.map((count) => [count.getAttribute('data-reason'), Number(count.getAttribute('data-n'))])));
@@ -75,5 +81,38 @@ describe('faults: the run page of a run over real sshd hosts, in a browser', fun
     const screenshot = join(out, '..', 'page.png');
     await page.screenshot({ path: screenshot, fullPage: true });
     console.log(`      screenshot: ${screenshot}`);
+
+    // --open writes the page where the run keeps it and hands it to the desktop's opener (a stand-in here that says what it got).
+    const bin = mkdtempSync(join(tmpdir(), 'xdg-open-'));
+    const opened = join(bin, 'opened');
+    writeFileSync(join(bin, 'xdg-open'), `#!/bin/sh\necho "$1" > ${opened}\n`);
+    chmodSync(join(bin, 'xdg-open'), 0o755);
+    const open = await hosts.p.ws.run(['report', 'page', '--open'], { env: { PATH: `${bin}:${process.env.PATH}` } });
+    expect(open.code, open.stderr).to.equal(0);
+    expect(open.stdout.trim()).to.equal(join(jobDirectory, 'report.html'));
+    for (let waited = 0; !existsSync(opened) && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(readFileSync(opened, 'utf8').trim()).to.equal(join(jobDirectory, 'report.html'));
+  });
+
+  it('writes the page of a run interrupted by Ctrl-C, and of a run still going when asked', async () => {
+    const run = startFaultRun(hosts.p, [
+      { name: 'quick', host: 'node1', shell: 'echo done quickly' },
+      { name: 'long', host: 'node2', shell: 'echo long is under way; sleep 60' },
+    ], ['--job-name', 'page-interrupted']);
+    const jobDirectory = hosts.p.ws.jobDirectory('page-interrupted');
+    await run.waitForLog(/long is under way/);
+    await run.waitForLog(/done quickly/);
+    // While it runs, the command writes the page of where it is.
+    const live = join(mkdtempSync(join(tmpdir(), 'run-page-live-')), 'live.html');
+    const report = await hosts.p.ws.run(['report', 'page-interrupted', '--output', live]);
+    expect(report.code, report.stderr).to.equal(0);
+    expect(report.stderr).to.match(/report of job page-interrupted \(running\)/);
+    expect(readFileSync(live, 'utf8')).to.match(/data-status="running"/);
+    run.master.kill('SIGINT');
+    const result = await run.ended;
+    expect(result.code).to.equal(130);
+    const page = readFileSync(join(jobDirectory, 'report.html'), 'utf8');
+    expect(page).to.match(/data-status="interrupted"/);
+    expect(page).to.match(/data-job="long"/);
   });
 });
