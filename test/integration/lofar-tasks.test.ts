@@ -63,7 +63,28 @@ describe('LOFAR\'s pipeline.cfg and tasks.cfg through the command', function () 
     expect(dppp.stdout).to.match(/--nthreads <int> .*\(task sets "10"\)/);
     expect(dppp.stdout).to.match(/--max-per-node <int> .*\(task sets "0"\)/);
     const python = await ws.run(['describe', 'pythonplugin', '-c', config], { config: false });
-    expect(python.stdout).to.match(/passed on as text \(the task sets them; recipe executable_args does not declare them\):\n {2}nodescript = python_plugin/);
+    expect(python.stdout).to.match(/--nodescript <string> .*\(task sets "python_plugin"\)/);
+  });
+
+  it('pipeline describe of each of the 28 tasks either describes it or says in one line that its recipe is not here (exit 2)', async () => {
+    const config = lofarConfig('pipeline.cfg.CEP4');
+    const list = await ws.run(['list', '-c', config], { config: false });
+    const tasks = list.stdout.slice(list.stdout.indexOf('\ntasks (merged from')).trim().split('\n').slice(1).map((line) => line.split(/\s+/)[0]!);
+    expect(tasks).to.have.length(28);
+    const described: string[] = [];
+    for (const task of tasks) {
+      const result = await ws.run(['describe', task, '-c', config], { config: false });
+      if (result.code === 0) {
+        expect(result.stdout, task).to.match(new RegExp(`^${task}: task of .*tasks\\.cfg:\\d+, runs recipe `));
+        described.push(task);
+        continue;
+      }
+      expect(result.code, `${task}: ${result.stderr}`).to.equal(2);
+      const lines = stderrLines(result).filter((line) => !line.includes('warning:'));
+      expect(lines, `${task}: ${result.stderr}`).to.have.length(1);
+      expect(lines[0], task).to.match(new RegExp(`^pipeline: task \\[${task}\\] of .*tasks\\.cfg runs recipe "[^"]+", which is not here`));
+    }
+    expect(described.sort()).to.deep.equal([...SHIPPED].sort());
   });
 
   it('a task whose recipe does not ship says so in one line naming the task, its file and the recipe (exit 2)', async () => {
