@@ -16,6 +16,7 @@ import { DataMap, MultiDataMap } from '../../../support/lofar/data-map.js';
 import { readJournal, journalPath } from '../../../support/records/job-journal.js';
 import { cliPath } from '../../harness/pipeline-cli.js';
 import { startSshPipeline, type SshPipeline } from '../../harness/ssh-pipeline.js';
+import { expectNothingLeft } from '../../faults/fault-run.js';
 
 /** Where python3 imports LOFAR's lofarpipe from (its data_map.py reads the maps back), when this machine has it. */
 function lofarPythonPath(): string | undefined {
@@ -271,6 +272,9 @@ print(json.dumps(out))
       ['mk_inspect', 'done', 0], ['ndppp_prep', 'done', 6], ['listprep', 'done', 0], ['check', 'done', 6], ['combine', 'done', 0], ['one', 'done', 0],
       ['selfcal', 'done', 0], ['solve', 'done', 12], ['converged', 'done', 2], ['finalize', 'done', 0], ['finalize-collect', 'done', 6], ['finalize-names', 'done', 0],
     ]);
+    // The run's page has the steps too.
+    const page = readFileSync(join(ws.jobDirectory('gp'), 'report.html'), 'utf8');
+    expect([...page.matchAll(/<tr class="step" data-step="([^"]+)" data-state="([^"]+)"/g)].map((match) => `${match[1]} ${match[2]}`)).to.deep.equal(status.steps.map((step) => `${step.name} ${step.state}`));
     uninterrupted = { prepared: tree(prepared), results: tree(results) };
   });
 
@@ -292,6 +296,8 @@ print(json.dumps(out))
     }
     master.kill('SIGKILL');
     await new Promise((resolve) => master.once('close', resolve));
+    // The jobs the kill cut off are gone from the hosts (one just starting may still have logged its call).
+    await expectNothingLeft(p.cluster, 10_000);
     const callsBefore = readFileSync(calls, 'utf8').trim().split('\n');
     expect(callsBefore.length).to.be.below(6);
     // What the killed run's records say step 4 finished.
