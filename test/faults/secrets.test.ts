@@ -35,7 +35,7 @@ describe('faults: environment values stay off command lines and out of the recor
   const hosts = sshTestHosts();
   after(() => hosts.p.configure());
 
-  it('a job environment and [remote] environment reach shell and node jobs, never on a command line, never in the records, which are 0600 in 0700 directories', async () => {
+  for (const [path, agent] of [['over channels of their own', false], ['through the hosts\' agents', true]] as const) it(`a job environment and [remote] environment reach shell and node jobs ${path}, never on a command line, never in the records, which are 0600 in 0700 directories`, async () => {
     const token = `token-${randomBytes(8).toString('hex')}`;
     const password = `pw-${randomBytes(8).toString('hex')}`;
     hosts.p.configure(`environment = [DB_PASSWORD=${password}]`);
@@ -50,11 +50,16 @@ describe('faults: environment values stay off command lines and out of the recor
     writeFileSync(join(work, 'expected.txt'), `${token}\n${password}\n`);
     const check = `[ "$API_TOKEN" = "$(sed -n 1p ${work}/expected.txt)" ] && [ "$DB_PASSWORD" = "$(sed -n 2p ${work}/expected.txt)" ] && echo both-as-expected`;
     const wait = `while [ ! -e ${go} ]; do sleep 0.1; done`;
+    // Through the agent: each host's first job (over a channel of its own) goes ahead, and the jobs under test run in the agent.
+    const first = agent ? ['node1', 'node2', 'localhost'].map((host) => ({ name: `first-${host}`, host, shell: 'true' })) : [];
+    const jobName = agent ? 'secrets-agent' : 'secrets';
+    const parent = agent ? 'echo "parent $(tr \'\\0\' \' \' </proc/$PPID/cmdline)"; ' : '';
     const run = startFaultRun(hosts.p, [
-      { name: 'shell', host: 'node1', shell: `echo shell-ready; ${wait}; ${check}`, environmentFile: secrets },
+      ...first,
+      { name: 'shell', host: 'node1', shell: `${parent}echo shell-ready; ${wait}; ${check}`, environmentFile: secrets },
       { name: 'node', host: 'node2', node: ['env-check', go, expected], environmentFile: secrets },
-      { name: 'local', host: 'localhost', shell: `echo shell-ready; ${wait}; ${check}`, environmentFile: secrets },
-    ], ['--job-name', 'secrets']);
+      { name: 'local', host: 'localhost', shell: `${parent}echo shell-ready; ${wait}; ${check}`, environmentFile: secrets },
+    ], ['--job-name', jobName]);
     await run.waitForLog(/ready node$/m);
     await run.waitForLog(/shell-ready/, 2);
     const leaked = commandLines().filter((line) => line.includes(token) || line.includes(password));
@@ -62,11 +67,15 @@ describe('faults: environment values stay off command lines and out of the recor
     writeFileSync(go, '');
     const result = await run.ended;
     expect(result.code, result.stderr).to.equal(0);
-    expect(job(result, 'shell').outputs.stdout).to.deep.equal(['shell-ready', 'both-as-expected']);
-    expect(job(result, 'local').outputs.stdout).to.deep.equal(['shell-ready', 'both-as-expected']);
+    for (const name of ['shell', 'local']) {
+      const stdout = job(result, name).outputs.stdout as string[];
+      if (agent) expect(stdout.shift(), `${name} ran in its host's agent`).to.match(/^parent \S*node\S* \S*agent[.]js/);
+      expect(stdout).to.deep.equal(['shell-ready', 'both-as-expected']);
+    }
     expect(job(result, 'node').outputs).to.deep.equal({ API_TOKEN: 'as expected', DB_PASSWORD: 'as expected' });
 
-    const jobDirectory = hosts.p.ws.jobDirectory('secrets');
+    const jobDirectory = hosts.p.ws.jobDirectory(jobName);
+    expect(statSync(jobDirectory).mode & 0o777, jobDirectory).to.equal(0o700);
     for (const path of filesUnder(jobDirectory)) {
       const stat = statSync(path);
       if (stat.isDirectory()) expect(stat.mode & 0o777, path).to.equal(0o700);
