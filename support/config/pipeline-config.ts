@@ -53,7 +53,7 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
   layout: ['job_directory'],
   cluster: ['clusterdesc', 'cores'],
   docker: ['image'],
-  logging: ['log_file', 'xml_stat_file', 'format', 'datefmt'],
+  logging: ['log_file', 'json_log_file', 'xml_stat_file', 'format', 'datefmt'],
 };
 
 /**
@@ -215,6 +215,11 @@ export class PipelineConfig {
   /** `[logging] log_file`, default `<job_directory>/logs/<start_time>/pipeline.log`. */
   get logFile(): string {
     return this.getPath('logging', 'log_file') ?? join(this.jobDirectory, 'logs', this.#vars.start_time ?? 'run', 'pipeline.log');
+  }
+
+  /** `[logging] json_log_file`: the same records as JSON lines, each message exactly as sent (no default: none is written). */
+  get jsonLogFile(): string | undefined {
+    return this.getPath('logging', 'json_log_file');
   }
 
   get remoteMethod(): RemoteMethod {

@@ -160,7 +160,7 @@ export class PipelineRun {
     }
     this.log = recording(this.jobDirectory, () => openRunLog({
       consoleLevel: options.consoleLevel,
-      ...(options.dryRun ? {} : { logFile }),
+      ...(options.dryRun ? {} : { logFile, ...(this.config.jsonLogFile ? { jsonFile: this.config.jsonLogFile } : {}) }),
       onFileError: (error) => this.#outage.lost('log file', error),
       ...(this.#statusLine ? { console: this.#statusLine.logStream, color: wantsColor(process.stderr) } : {}),
       transports: this.#jobFiles ? [this.#jobFiles.transport('debug')] : [],

@@ -4,6 +4,8 @@
  * outputs vanish from a job that still succeeded); a long log message is cut and marked, never
  * dropped; a node flooding outputs messages cannot exhaust the master's memory.
  */
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { MAX_OUTPUTS_BYTES } from '../../support/protocol/messages.js';
 import { job, sshTestHosts, startFaultRun, watchMemory } from './fault-run.js';
@@ -75,6 +77,9 @@ describe('faults: outputs and log messages of any size (real sshd hosts)', funct
       const status = await hosts.p.ws.run(['status', `flood${count}`, '--json']);
       expect(status.code, status.stderr).to.equal(1); // a failed run
       expect(JSON.parse(status.stdout)).to.include({ status: 'failed' });
+      // The outputs were dropped, not journalled: the journal stays small (it reached 615 MB before the cap).
+      const journal = statSync(join(hosts.p.ws.jobDirectory(`flood${count}`), 'journal.ndjson')).size;
+      expect(journal, `journal of ${journal} bytes`).to.be.below(1 * MiB);
     });
   }
 });

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { latestLog, userProject, type Workspace } from '../harness/pipeline-cli.js';
 
@@ -23,6 +25,8 @@ describe('central log: nothing lost at exit', function () {
 
   it('a node cannot forge a log record or drive the terminal: continuation lines are marked, control characters escaped', async () => {
     const specs = [{ name: 'forger', host: 'localhost', node: ['forge'] }];
+    const jsonLog = join(ws.dir, 'run.log.json');
+    ws.writeConfig(`[logging]\njson_log_file = ${jsonLog}`);
     const result = await ws.run(['run', 'faults', '--jobs', JSON.stringify(specs)]);
     expect(result.code, result.stderr).to.equal(0);
     const log = latestLog(ws.jobDirectory('faults'));
@@ -33,6 +37,11 @@ describe('central log: nothing lost at exit', function () {
     }
     expect(log).to.match(/WARN    localhost#forger innocent$/m);
     expect(log).to.match(/INFO    localhost#forger printed\\r\d{4}-.* node9#admin FORGED\\x1b\[2J/);
+    // The JSON log ([logging] json_log_file) keeps each message exactly as the node sent it.
+    const records = readFileSync(jsonLog, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { message: string; level: string; job?: string });
+    const forged = records.filter((record) => record.job === 'forger' && record.message.includes('FORGED'));
+    expect(forged.length).to.be.at.least(1);
+    expect(forged.some((record) => /\r\n?\d{4}-\d\d-\d\d [\d:.]+ INFO +node9#admin FORGED\x1b\[2J/.test(record.message)), JSON.stringify(forged)).to.equal(true);
   });
 });
 
