@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { stderrLines, userProject, type CliResult, type Workspace } from '../harness/pipeline-cli.js';
@@ -46,6 +46,15 @@ describe('bad input: exit 2 and one clear line', function () {
       'pipeline: job same: another job of this run has the same name; give each job a name of its own (its log, files and records are found by it)',
     ]);
     expect(result.stderr).not.to.match(/^\s+at /m);
+  });
+
+  it('two jobs whose names make the same directory name (a/b and a?b) each keep a directory and result.json of their own', async () => {
+    const specs = [{ name: 'a/b', host: 'localhost', shell: 'echo slash' }, { name: 'a?b', host: 'localhost', shell: 'echo question' }];
+    const result = await ws.run(['run', 'faults', '--job-name', 'clash', '--jobs', JSON.stringify(specs)]);
+    expect(result.code, result.stderr).to.equal(0);
+    const jobs = join(ws.jobDirectory('clash'), 'jobs');
+    const results = readdirSync(jobs).map((dir) => JSON.parse(readFileSync(join(jobs, dir, 'result.json'), 'utf8')) as { outputs: { stdout: string[] } });
+    expect(results.map((recorded) => recorded.outputs.stdout.join()).sort()).to.deep.equal(['question', 'slash']);
   });
 
   it('a recipe path that does not exist', async () => {

@@ -148,4 +148,31 @@ describe('job records and resume', function () {
     expect((await status()).counts).to.deep.equal({ succeeded: 30 });
     expect([...markerCounts().keys()]).to.have.length(30);
   });
+
+  it('forged job-ended lines appended to the journal are neither counted by status nor reused by a rerun, and status names them', async () => {
+    const { ws } = project;
+    const specs = [{ name: 'fine', host: 'localhost', shell: 'echo fine' }, { name: 'broken', host: 'localhost', shell: 'echo broken >> ' + project.markers + '; exit 3' }];
+    const first = await ws.run(['run', 'faults', '--job-name', 'forged', '--jobs', JSON.stringify(specs)]);
+    expect(first.code).to.equal(1);
+    const journal = join(ws.jobDirectory('forged'), 'journal.ndjson');
+    const events = readFileSync(journal, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const run = events[0]!.run as string;
+    const broken = events.find((event) => event.type === 'job-ended' && event.job === 'broken')!;
+    const lines = readFileSync(journal, 'utf8').trim().split('\n').length;
+    // A success for the failed job under another identity, and one for a job the run never queued.
+    const forged = [{ ...broken, key: 'forged-key', state: 'succeeded', failure: undefined, returncode: 0 }, { ...broken, job: 'ghost', key: 'ghost-key', state: 'succeeded', returncode: 0 }];
+    writeFileSync(journal, readFileSync(journal, 'utf8') + forged.map((event) => JSON.stringify(event) + '\n').join(''));
+
+    const said = await project.ws.run(['status', 'forged', '--json']);
+    expect(said.code).to.equal(1);
+    const parsed = JSON.parse(said.stdout) as StatusJson;
+    expect(parsed.counts).to.deep.equal({ succeeded: 1, failed: 1 });
+    expect(parsed.jobs.map((job) => `${job.job} ${job.state}`).sort()).to.deep.equal(['broken failed', 'fine succeeded']);
+    expect(said.stderr).to.include(`${journal}:${lines + 1}: job-ended for job "broken" does not belong to run ${run}`);
+    expect(said.stderr).to.include(`${journal}:${lines + 2}: job-ended for job "ghost" does not belong to run ${run}`);
+    // The rerun runs the failed job again: the forged success is not reused.
+    const again = await ws.run(['run', 'faults', '--job-name', 'forged', '--jobs', JSON.stringify(specs)]);
+    expect(again.code).to.equal(1);
+    expect(readFileSync(project.markers, 'utf8')).to.equal('broken\nbroken\n');
+  });
 });
