@@ -123,6 +123,35 @@ describe('ssh launcher: a host that takes one session and one handshake at a tim
   });
 });
 
+describe('pipeline run on a host that takes one session and drops every other handshake (MaxSessions 1, a dropping proxy)', function () {
+  this.timeout(120_000);
+  let p: SshPipeline;
+  before(async () => { p = await startSshPipeline({ hosts: 1, maxSessions: 1 }); });
+  after(async () => { await p?.stop(); });
+
+  it('runs 16 jobs there, every one succeeding, and never calls the host unhealthy', async () => {
+    const node1 = p.cluster.hosts[0]!;
+    const proxy = await startDroppingProxy(node1, '127.0.0.41');
+    try {
+      const knownHosts = `${p.cluster.dir}/known_hosts.busy2`;
+      writeFileSync(knownHosts, `${readFileSync(p.cluster.knownHostsPath, 'utf8')}[127.0.0.41]:${proxy.port} ${node1.hostKeyPublic.split(' ').slice(0, 2).join(' ')}\n`);
+      p.sshConfigVariant('busy2', (text) => {
+        const block = text.slice(text.indexOf('Host node1\n')).split(/\n(?=Host )/)[0]!;
+        return `${block.replace('Host node1', 'Host busy').replace(/HostName .*/, 'HostName 127.0.0.41').replace(/Port .*/, `Port ${proxy.port}`).replace(p.cluster.knownHostsPath, knownHosts)}\n${text}`;
+      });
+      const specs = Array.from({ length: 16 }, (_, i) => ({ name: `j${i}`, host: 'busy', shell: `sleep 0.1; echo job ${i}` }));
+      const result = await p.ws.run(['run', 'faults', '--job-name', 'busy', '--hosts', 'busy', '--jobs', JSON.stringify(specs)]);
+      expect(result.code, result.stderr.slice(-3000)).to.equal(0);
+      const jobs = (JSON.parse(result.stdout) as { jobs: Array<{ name: string; state: string; outputs: { stdout: string[] } }> }).jobs;
+      expect(jobs.map((job) => `${job.name} ${job.state} ${job.outputs.stdout.join()}`)).to.deep.equal(specs.map((_, i) => `j${i} succeeded job ${i}`));
+      expect(proxy.dropped(), 'handshakes were dropped').to.be.above(0);
+      expect(result.stderr).to.not.match(/unhealthy|launch-failed/);
+    } finally {
+      proxy.stop();
+    }
+  });
+});
+
 describe('ssh launcher: ProxyJump', function () {
   this.timeout(120_000);
   let p: SshPipeline;
