@@ -7,7 +7,7 @@
  * the master in step 4 a rerun does not repeat steps 1-3, reruns only step 4's unfinished jobs,
  * and ends with the same files as an uninterrupted run.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -17,16 +17,7 @@ import { readJournal, journalPath } from '../../../support/records/job-journal.j
 import { cliPath } from '../../harness/pipeline-cli.js';
 import { startSshPipeline, type SshPipeline } from '../../harness/ssh-pipeline.js';
 import { expectNothingLeft } from '../../faults/fault-run.js';
-
-/** Where python3 imports LOFAR's lofarpipe from (its data_map.py reads the maps back), when this machine has it. */
-function lofarPythonPath(): string | undefined {
-  const candidates = [process.env.LOFAR_PYTHONPATH, process.env.PYTHONPATH].filter((dir): dir is string => Boolean(dir));
-  for (const dir of [...candidates, '']) {
-    const probe = spawnSync('python3', ['-c', 'import lofarpipe.support.data_map'], { env: { ...process.env, PYTHONPATH: dir } });
-    if (probe.status === 0) return dir;
-  }
-  return undefined;
-}
+import { lofarPythonPath, noteNoLofar, readWithLofar } from '../../harness/lofar-data-map.js';
 
 /** Every file under `dir` with its content, by path relative to it. */
 function tree(dir: string): Record<string, string> {
@@ -233,24 +224,9 @@ finalize.argument.outdir    = {{ results }}
     // Every map this run wrote reads back in LOFAR's own data_map.py, as what this framework reads.
     const written = readdirSync(mapfiles).filter((name) => name.endsWith('.mapfile')).map((name) => join(mapfiles, name));
     expect(written.length).to.be.at.least(10);
-    if (lofar === undefined) {
-      process.stderr.write('      (LOFAR\'s data_map.py is not on this machine (LOFAR_PYTHONPATH): the maps were checked with this framework\'s reader, which test/support/lofar/data-map.test.ts checks against maps LOFAR wrote)\n');
-    } else {
-      const script = `import json, sys
-from lofarpipe.support.data_map import DataMap, MultiDataMap
-out = {}
-for path in sys.argv[1:]:
-    try:
-        m = DataMap.load(path)
-        out[path] = [[e.host, e.file, e.skip] for e in m]
-    except Exception:
-        m = MultiDataMap.load(path)
-        out[path] = [[e.host, e.file, e.skip] for e in m]
-print(json.dumps(out))
-`;
-      const read = spawnSync('python3', ['-c', script, ...written], { env: { ...process.env, PYTHONPATH: lofar }, encoding: 'utf8' });
-      expect(read.status, read.stderr).to.equal(0);
-      const byLofar = JSON.parse(read.stdout) as Record<string, Array<[string, string | string[], boolean]>>;
+    if (lofar === undefined) noteNoLofar();
+    else {
+      const byLofar = readWithLofar(lofar, written);
       for (const path of written) {
         const ours = /combined|split/.test(path) ? MultiDataMap.load(path) : DataMap.load(path);
         expect(byLofar[path], path).to.deep.equal(ours.entries.map((entry) => [entry.host, entry.file, entry.skip]));

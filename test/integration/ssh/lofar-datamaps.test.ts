@@ -5,10 +5,13 @@
  * decides the exit code, and the output map is in LOFAR's own format. copier: each path goes to
  * its target entry's host, and the map it writes skips the copies that failed.
  */
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { startSshPipeline, type SshPipeline } from '../../harness/ssh-pipeline.js';
+import { TEST_USER } from '../../harness/ssh-hosts.js';
+import { lofarPythonPath, noteNoLofar, readWithLofar } from '../../harness/lofar-data-map.js';
 import { DataMap } from '../../../support/lofar/data-map.js';
 
 describe('LOFAR recipes over data maps on real sshd hosts', function () {
@@ -91,34 +94,79 @@ describe('LOFAR recipes over data maps on real sshd hosts', function () {
     expect(out.entries.map((entry) => entry.skip)).to.deep.equal([true, false]);
   });
 
+  /**
+   * Runs copier over 6 instrument tables, each from another host than its target's, the third
+   * missing; checks the target map (that one skipped), the copies, and that each ran on its
+   * target's host. Returns the run's stderr, the names, the paths and the map it wrote.
+   */
+  async function copyTables(tag: string): Promise<{ stderr: string; names: string[]; sources: string; targets: string; written: string; out: DataMap }> {
+    const sources = join(work, `instrument-${tag}`);
+    mkdirSync(sources, { recursive: true, mode: 0o755 });
+    chmodSync(sources, 0o755);
+    const names = entries.map(([, file]) => file.replace(/\.MS$/, '.instrument'));
+    names.forEach((name, n) => {
+      if (n === 2) return; // missing: its copy fails
+      mkdirSync(join(sources, name), { mode: 0o755 });
+      writeFileSync(join(sources, name, 'table.dat'), `table ${n}\n`, { mode: 0o644 });
+    });
+    const targets = join(work, `next-to-data-${tag}`);
+    mkdirSync(targets, { mode: 0o777 });
+    chmodSync(targets, 0o777);
+    const sourceMap = join(work, `instrument-${tag}.mapfile`);
+    const targetMap = join(work, `target-${tag}.mapfile`);
+    writeFileSync(sourceMap, new DataMap(names.map((name, n) => ({ host: entries[(n + 1) % 6]![0], file: join(sources, name), skip: false }))).toString());
+    writeFileSync(targetMap, new DataMap(names.map((name, n) => ({ host: entries[n]![0], file: join(targets, name), skip: false }))).toString());
+    const result = await p.ws.run(['run', 'copier', '--mapfile-source', sourceMap, '--mapfile-target', targetMap, '-j', `copy-${tag}`]);
+    expect(result.code, result.stderr).to.equal(0);
+    const written = JSON.parse(result.stdout).mapfile_target_copied as string;
+    const out = DataMap.load(written);
+    expect(out.entries.map((entry) => [entry.host, entry.file, entry.skip])).to.deep.equal(names.map((name, n) => [entries[n]![0], join(targets, name), n === 2]));
+    names.forEach((name, n) => {
+      if (n !== 2) expect(readFileSync(join(targets, name, 'table.dat'), 'utf8')).to.equal(`table ${n}\n`);
+    });
+    // Each copy ran on its target's host.
+    const journal = readFileSync(join(p.ws.jobDirectory(`copy-${tag}`), 'journal.ndjson'), 'utf8');
+    names.forEach((_, n) => expect(journal).to.match(new RegExp(`"job":"copier\\.${n}","key":"[^"]+","host":"${entries[n]![0]}"`)));
+    expect(result.stderr).to.match(/1 of 6 copies failed; they are skipped in /);
+    const lofar = lofarPythonPath();
+    if (lofar === undefined) noteNoLofar();
+    else expect(readWithLofar(lofar, [written])[written]).to.deep.equal(out.entries.map((entry) => [entry.host, entry.file, entry.skip]));
+    return { stderr: result.stderr, names, sources, targets, written, out };
+  }
+
   it('copier: 6 paths to their target hosts on a shared filesystem; a missing source is skipped in the map it writes, which LOFAR reads', async () => {
     p.configure('globalfs = yes');
     try {
-      const sources = join(work, 'instrument');
-      mkdirSync(sources, { recursive: true });
-      const names = entries.map(([, file]) => file.replace(/\.MS$/, '.instrument'));
+      const { stderr, names, sources, targets } = await copyTables('globalfs');
       names.forEach((name, n) => {
-        if (n === 2) return; // this one is missing: its copy fails
-        mkdirSync(join(sources, name));
-        writeFileSync(join(sources, name, 'table.dat'), `table ${n}\n`);
+        if (n !== 2) expect(stderr).to.include(`copied ${join(sources, name)} to ${join(targets, name)}`);
       });
-      chmodSync(sources, 0o755);
-      const targets = join(work, 'next-to-data');
-      const sourceMap = join(work, 'instrument.mapfile');
-      const targetMap = join(work, 'target.mapfile');
-      writeFileSync(sourceMap, new DataMap(names.map((name, n) => ({ host: entries[(n + 1) % 6]![0], file: join(sources, name), skip: false }))).toString());
-      writeFileSync(targetMap, new DataMap(names.map((name, n) => ({ host: entries[n]![0], file: join(targets, name), skip: false }))).toString());
-      const result = await p.ws.run(['run', 'copier', '--mapfile-source', sourceMap, '--mapfile-target', targetMap, '-j', 'copy']);
-      expect(result.code, result.stderr).to.equal(0);
-      const written = JSON.parse(result.stdout).mapfile_target_copied as string;
-      const out = DataMap.load(written);
-      expect(out.entries.map((entry) => [entry.host, entry.file, entry.skip])).to.deep.equal(names.map((name, n) => [entries[n]![0], join(targets, name), n === 2]));
+    } finally {
+      p.configure();
+    }
+  });
+
+  it('copier without a shared filesystem: each path goes from its source host to its target host over rsync, the missing one skipped; the map reads back in LOFAR\'s format', async function () {
+    if (!existsSync('/usr/bin/rsync')) {
+      console.log('      skipped: rsync is missing (apt-get install rsync; .ci/run installs it)');
+      this.skip();
+    }
+    // The hosts reach each other as a cluster's do: the hosts' user has the key, and rsync's ssh reads the cluster's ssh_config.
+    const key = join(work, 'hosts-user-key');
+    copyFileSync(p.cluster.userKeyPath, key);
+    chmodSync(key, 0o600);
+    if (process.getuid?.() === 0) chownSync(key, Number(execFileSync('id', ['-u', TEST_USER])), Number(execFileSync('id', ['-g', TEST_USER])));
+    const sshConfig = join(work, 'hosts-ssh-config');
+    writeFileSync(sshConfig, readFileSync(p.cluster.sshConfigPath, 'utf8').replaceAll(p.cluster.userKeyPath, key), { mode: 0o644 });
+    const rsh = join(work, 'cluster-ssh');
+    writeFileSync(rsh, `#!/bin/sh\nexec ssh -F ${sshConfig} "$@"\n`, { mode: 0o755 });
+    p.configure(`environment = [RSYNC_RSH=${rsh}]`);
+    try {
+      const { stderr, names, sources, targets } = await copyTables('rsync');
       names.forEach((name, n) => {
-        if (n !== 2) expect(readFileSync(join(targets, name, 'table.dat'), 'utf8')).to.equal(`table ${n}\n`);
+        if (n !== 2) expect(stderr).to.include(`copied ${entries[(n + 1) % 6]![0]}:${join(sources, name)} to ${join(targets, name)}`);
       });
-      // Each copy ran on its target's host.
-      names.forEach((name, n) => expect(result.stderr + readFileSync(join(p.ws.jobDirectory('copy'), 'journal.ndjson'), 'utf8')).to.match(new RegExp(`"job":"copier\\.${n}","key":"[^"]+","host":"${entries[n]![0]}"`)));
-      expect(result.stderr).to.match(/1 of 6 copies failed; they are skipped in /);
+      expect(stderr).to.match(/node3#copier\.2 rsync -r node1:\S+L1_SB002\.instrument\/ \S+ failed \(23\): .*No such file or directory/);
     } finally {
       p.configure();
     }
