@@ -5,7 +5,7 @@
  */
 import { basename, join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { BaseRecipe, ComputeJob, DataMap, RemoteCommand, field } from '../support/index.js';
+import { BaseRecipe, DataMap, RemoteCommand, dataMapJobs, field, skipFailed, type DataProduct } from '../support/index.js';
 
 export default class Copier extends RemoteCommand(BaseRecipe) {
   static override description = 'copy each path of a source data map to the host of its target entry (LOFAR\'s copier)';
@@ -35,12 +35,18 @@ export default class Copier extends RemoteCommand(BaseRecipe) {
       }
     }
     const globalfs = this.config.getBool('remote', 'globalfs', false);
-    const jobs = pairs.map(({ from, to }, n) => new ComputeJob(to.host, this.nodeScript('copier'), [from.host, from.file, to.file, globalfs], { name: `copier.${n}` }));
-    await this.scheduleJobs(jobs);
-    jobs.forEach((job, n) => {
-      if (job.results.state !== 'succeeded') pairs[n]!.to.skip = true;
+    const script = this.nodeScript('copier');
+    // One job per pair, on its target's host; a pair whose source is skipped is left out.
+    let n = -1;
+    const mapJobs = dataMapJobs<DataProduct>(target, (to, index) => {
+      const from = source.entries[index]!;
+      if (from.skip) return undefined;
+      return { command: script, args: [from.host, from.file, to.file, globalfs], options: { name: `copier.${++n}` } };
     });
-    if (jobs.length > 0 && jobs.every((job) => job.results.state !== 'succeeded')) {
+    const jobs = mapJobs.map(({ job }) => job);
+    await this.scheduleJobs(jobs);
+    const failed = skipFailed(target, mapJobs);
+    if (jobs.length > 0 && failed === jobs.length) {
       this.logger.error('every copy failed');
       return 1;
     }
@@ -48,7 +54,6 @@ export default class Copier extends RemoteCommand(BaseRecipe) {
     mkdirSync(join(mapfile, '..'), { recursive: true });
     target.save(mapfile);
     this.outputs.mapfile_target_copied = mapfile;
-    const failed = jobs.filter((job) => job.results.state !== 'succeeded').length;
     if (failed > 0) this.logger.warn(`${failed} of ${jobs.length} copies failed; they are skipped in ${mapfile}`);
     return 0;
   }

@@ -7,7 +7,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { BaseRecipe, ComputeJob, DataMap, RemoteCommand, alignDataMaps, field, shellQuote, validateDataMaps } from '../support/index.js';
+import { BaseRecipe, ComputeJob, DataMap, RemoteCommand, alignDataMaps, dataMapJobs, field, shellQuote, skipFailed, validateDataMaps, type DataMapJob, type DataProduct } from '../support/index.js';
 import { readParset } from '../support/config/parset.js';
 import { InputError } from '../support/errors.js';
 import type { ArgsFormat, ExecutableArgsJob } from '../nodes/executable_args.js';
@@ -115,14 +115,14 @@ export default class ExecutableArgs extends RemoteCommand(BaseRecipe) {
     outputKeys.forEach((key, n) => outMaps[n] && files.set(key, [...outMaps[n]!].map((entry) => entry.file)));
 
     const environment: Record<string, string> = { ...(i.nthreads ? { OMP_NUM_THREADS: String(i.nthreads) } : {}), ...stringValues(i.environment) };
-    const entries = [...inMaps[0]!];
-    const outEntries = [...outMaps[0]!];
     const outputFiles = new Set(outputKeys.flatMap((key) => files.get(key) ?? []));
     // With inplace the output map is the input map: such a file goes in and comes back.
     const inputFiles = new Set([...(i.skip_infile ? [] : inputKeys.flatMap((key) => files.get(key) ?? []))]);
     if (!NODE_SCRIPTS.includes(i.nodescript)) throw new InputError('nodescript', `input --nodescript: expected one of ${NODE_SCRIPTS.join(', ')}, got ${JSON.stringify(i.nodescript)}`);
     const script = this.nodeScript(i.nodescript === 'python_plugin' ? 'python_plugin.py' : 'executable_args');
-    const jobs = entries.map((entry, n) => {
+    let n = -1; // the entry's place among those not skipped, where the key lists have its files
+    const mapJobs = dataMapJobs<DataProduct>(inMaps[0]!, (entry) => {
+      n++;
       const args = [...(i.arguments as string[])];
       const kwargs = { ...keys };
       // Staged, the program sees each file under a name of its own in the job's directory on the host.
@@ -142,25 +142,22 @@ export default class ExecutableArgs extends RemoteCommand(BaseRecipe) {
         stageIn: [...staged].filter(([file]) => inputFiles.has(file) || !outputFiles.has(file)).map(([from, to]) => ({ from, to })),
         stageOut: [...staged].filter(([file]) => outputFiles.has(file)).map(([to, from]) => ({ from, to })),
       } : {};
-      return new ComputeJob(entry.host, script, [job as never], { name: `${stepname}.${n}`, environment, ...staging });
+      return { command: script, args: [job as never], options: { name: `${stepname}.${n}`, environment, ...staging } };
     });
+    const jobs = mapJobs.map(({ job }) => job);
     mkdirSync(workDir, { recursive: true });
     await this.scheduleJobs(jobs, { maxPerNode: i.maxPerNode || undefined, timeout: i.timeout });
 
-    const failed = jobs.filter((job) => job.results.state !== 'succeeded');
-    failed.forEach((job) => {
-      const out = outEntries[jobs.indexOf(job)];
-      if (out) out.skip = true;
-    });
-    if (failed.length > 0 && !i.error_tolerance) {
-      this.logger.error(`${failed.length} of ${jobs.length} jobs failed and error_tolerance is off: the step fails, no output map is written`);
+    const failed = skipFailed(outMaps[0]!, mapJobs);
+    if (failed > 0 && !i.error_tolerance) {
+      this.logger.error(`${failed} of ${jobs.length} jobs failed and error_tolerance is off: the step fails, no output map is written`);
       return 1;
     }
-    if (jobs.length > 0 && failed.length === jobs.length) {
+    if (jobs.length > 0 && failed === jobs.length) {
       this.logger.error(`all ${jobs.length} jobs failed`);
       return 1;
     }
-    if (failed.length > 0) this.logger.warn(`${failed.length} of ${jobs.length} jobs failed; going on with those that succeeded (their entries are skipped in ${outPaths[0]})`);
+    if (failed > 0) this.logger.warn(`${failed} of ${jobs.length} jobs failed; going on with those that succeeded (their entries are skipped in ${outPaths[0]})`);
     mkdirSync(mapfileDir, { recursive: true });
     outMaps.forEach((map, n) => {
       this.logger.debug(`writing data map ${outPaths[n]}`);
@@ -168,7 +165,7 @@ export default class ExecutableArgs extends RemoteCommand(BaseRecipe) {
     });
     this.outputs.mapfile = outPaths[0];
     if ((i.outputsuffixes as string[]).length > 0) for (const path of outPaths) this.outputs[basename(path)] = path;
-    this.#resultMaps(jobs, outEntries, stepname, mapfileDir);
+    this.#resultMaps(mapJobs, outMaps[0]!, stepname, mapfileDir);
     return 0;
   }
 
@@ -177,13 +174,13 @@ export default class ExecutableArgs extends RemoteCommand(BaseRecipe) {
    * becomes a map `<stepname>.<key>.mapfile` of the value per entry, named `<key>.mapfile` in the
    * step's outputs; a `break` a job gave is the step's, so a loop stops.
    */
-  #resultMaps(jobs: ComputeJob[], outEntries: Array<{ skip: boolean }>, stepname: string, mapfileDir: string): void {
-    const keys = new Set(jobs.flatMap((job) => Object.keys(job.results.outputs)).filter((key) => key !== 'ok'));
+  #resultMaps(mapJobs: Array<DataMapJob<DataProduct>>, outMap: DataMap, stepname: string, mapfileDir: string): void {
+    const keys = new Set(mapJobs.flatMap(({ job }) => Object.keys(job.results.outputs)).filter((key) => key !== 'ok'));
     for (const key of keys) {
       // One entry per job, as the step's other maps have: a job that did not give the key is skipped.
-      const entries = jobs.map((job, n) => {
+      const entries = mapJobs.map(({ job, index }) => {
         const value = job.results.outputs[key];
-        return { host: job.host, file: value === undefined ? '' : pythonText(value), skip: value === undefined || (outEntries[n]?.skip ?? false) };
+        return { host: job.host, file: value === undefined ? '' : pythonText(value), skip: value === undefined || (outMap.entries[index]?.skip ?? false) };
       });
       const brk = key === 'break' ? [...entries].reverse().find((entry) => !entry.skip) : undefined;
       if (brk) this.outputs.break = brk.file;

@@ -15,3 +15,4 @@ export * from './errors.js';
 export type { JsonValue, LogLevel } from './protocol/messages.js';
 export { shellQuote } from './protocol/shell-words.js';
 export { DataMap, MultiDataMap, DataMapError, validateDataMaps, alignDataMaps, type DataProduct, type MultiDataProduct } from './lofar/data-map.js';
+export { dataMapJobs, skipFailed, type DataMapJob, type DataMapJobSpec } from './recipe/data-map-jobs.js';
