@@ -58,6 +58,8 @@ export interface ExecutionOptions {
 
 /** What a shell on the host says when a launch can never work as configured. */
 const PERMANENT_CAUSE = /Permission denied|No such file or directory|Read-only file system|Not a directory/;
+/** What the launch command (or the agent) says when the job's working directory cannot be made or entered, before anything of the job ran. */
+const WORKING_DIRECTORY_FAILED = /mkdir: cannot create directory|can't cd to|cd: .*: (Permission denied|No such file or directory|Not a directory)/;
 
 interface Outcome {
   failure?: FailureReason;
@@ -349,6 +351,10 @@ class JobExecution {
     if (status.signal) return { failure: 'signal', message: `killed by ${status.signal}` };
     if (status.code === 0) return {};
     const tail = this.#stderrTail.length ? `: ${this.#stderrTail.join(' | ')}` : '';
+    if (!this.#job.isNodeScript && status.code === 126 && this.#stdoutLines.length === 0 && WORKING_DIRECTORY_FAILED.test(tail) && PERMANENT_CAUSE.test(tail)) {
+      // The working directory cannot be made on the host: the command never ran, and no try will do better.
+      return { failure: 'launch-failed', launchProblem: 'not-startable', message: `the working directory cannot be made or entered on the host (exit 126)${tail}` };
+    }
     if (this.#job.isNodeScript && this.#messages === 0 && (status.code === 126 || status.code === 127)) {
       // A permission or a missing path fails every try alike: no retry (it was retried twice, each as slow as the first).
       const problem = PERMANENT_CAUSE.test(tail) ? 'not-startable' : 'not-started';

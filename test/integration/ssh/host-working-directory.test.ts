@@ -38,7 +38,7 @@ describe('working_directory on hosts where jobs run as another user (real sshd h
     expect(job(result, 'where-node')).to.include({ state: 'succeeded' });
   });
 
-  it('a working_directory the job user cannot make: hosts check names it, and node jobs fail launch-failed at once, not retried', async () => {
+  it('a working_directory the job user cannot make: hosts check names it, and node and shell jobs fail launch-failed at once, not retried', async () => {
     const forbidden = `/root/not-for-the-test-user-${randomBytes(4).toString('hex')}`;
     const ws = hosts.p.ws;
     ws.write('pipeline.cfg', withWorkingDirectory(ws.read('pipeline.cfg'), forbidden));
@@ -48,11 +48,14 @@ describe('working_directory on hosts where jobs run as another user (real sshd h
     expect(row!.ok).to.equal(false);
     expect(row!.error).to.match(new RegExp(`working_directory ${forbidden} cannot be made there: mkdir: cannot create directory .*Permission denied`));
 
-    const run = startFaultRun(hosts.p, [{ name: 'nowhere', host: 'node1', node: ['exit', 0] }], ['--job-name', 'forbidden']);
+    const run = startFaultRun(hosts.p, [{ name: 'nowhere', host: 'node1', node: ['exit', 0] }, { name: 'nowhere-shell', host: 'node2', shell: 'echo never' }], ['--job-name', 'forbidden']);
     const result = await run.ended;
     expect(result.code).to.equal(1);
-    const failed = job(result, 'nowhere');
-    expect(failed).to.include({ state: 'failed', failure: 'launch-failed', launchProblem: 'not-startable', retries: 0 });
-    expect(failed.message).to.match(/Permission denied/);
+    for (const name of ['nowhere', 'nowhere-shell']) {
+      const failed = job(result, name);
+      expect(failed, name).to.include({ state: 'failed', failure: 'launch-failed', launchProblem: 'not-startable', retries: 0 });
+      expect(failed.message, name).to.match(/Permission denied/);
+    }
+    expect(result.stderr).to.not.include('never');
   });
 });
