@@ -40,7 +40,10 @@ export default class Copier extends RemoteCommand(BaseRecipe) {
     let n = -1;
     const mapJobs = dataMapJobs<DataProduct>(target, (to, index) => {
       const from = source.entries[index]!;
-      if (from.skip) return undefined;
+      if (from.skip) {
+        to.skip = true; // nothing comes there: the next step must not read it
+        return undefined;
+      }
       return { command: script, args: [from.host, from.file, to.file, globalfs], options: { name: `copier.${++n}` } };
     });
     const jobs = mapJobs.map(({ job }) => job);

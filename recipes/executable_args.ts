@@ -102,6 +102,16 @@ export default class ExecutableArgs extends RemoteCommand(BaseRecipe) {
       this.logger.error(`the data maps ${inList[0]} and ${outPaths[0]} differ in length or hosts; validation failed`);
       return 1;
     }
+    // Every map goes entry by entry with the first: an entry skipped in one is skipped in all, so
+    // the files given to a job are all of its entry (LOFAR aligned only the first two).
+    const maps = [...inMaps, ...outMaps];
+    const odd = maps.findIndex((map) => !validateDataMaps(inMaps[0]!, map));
+    if (odd >= 0) {
+      this.logger.error(`the data map ${[...inList, ...outPaths][odd]} differs from ${inList[0]} in length or hosts; validation failed`);
+      return 1;
+    }
+    const distinct = [...new Set(maps)];
+    if (distinct.length > 1) alignDataMaps(...distinct);
     for (const suffix of i.outputsuffixes as string[]) {
       outMaps.push(renamed(inMaps[0]!, workDir, `.${stepname}${suffix}`));
       outPaths.push(join(mapfileDir, `${stepname}${suffix}.mapfile`));
@@ -180,9 +190,13 @@ export default class ExecutableArgs extends RemoteCommand(BaseRecipe) {
    * step's outputs; a `break` a job gave is the step's, so a loop stops.
    */
   #resultMaps(mapJobs: Array<DataMapJob<DataProduct>>, outMap: DataMap, stepname: string, mapfileDir: string): void {
-    const keys = new Set(mapJobs.flatMap(({ job }) => Object.keys(job.results.outputs)).filter((key) => key !== 'ok'));
+    const given = new Set(mapJobs.flatMap(({ job }) => Object.keys(job.results.outputs)).filter((key) => key !== 'ok'));
+    // A key names a file here and is named by <step>.output.<key>.mapfile: nothing but a plain name.
+    const keys = [...given].filter((key) => /^[\w-]+$/.test(key));
+    const refused = [...given].filter((key) => !keys.includes(key));
+    if (refused.length > 0) this.logger.warn(`outputs ${refused.map((key) => JSON.stringify(key)).join(', ')} of the jobs are not plain names (letters, digits, _ and -): no map is written for them`);
     for (const key of keys) {
-      // One entry per job, as the step's other maps have: a job that did not give the key is skipped.
+      // One entry per job (as LOFAR writes them; the entries skipped in the input have none): a job that did not give the key is skipped.
       const entries = mapJobs.map(({ job, index }) => {
         const value = job.results.outputs[key];
         return { host: job.host, file: value === undefined ? '' : pythonText(value), skip: value === undefined || (outMap.entries[index]?.skip ?? false) };

@@ -35,6 +35,8 @@ export interface PipelineStep {
   /** The line of its first key, in `file` (a sub-pipeline's steps are in their own parset). */
   line: number;
   file: string;
+  /** Its name in `file`: a sub-pipeline's step is `<step>-<this>` in the pipeline. */
+  nameInFile: string;
   /** For a sub-pipeline step: its parset, and its `pipeline.mapfile` (what it gets without a mapfile_in). */
   subPipeline?: { file: string; mapfile: string | undefined };
 }
@@ -102,6 +104,8 @@ interface Surroundings {
 
 function parseSteps(text: string, file: string, types: StepTypes, around: Surroundings): PipelineParset {
   const definitions = new Map(around.definitions);
+  // A sub-pipeline step's argument keys replace the definitions they name, the calling parset's too (as LOFAR replaces every `! name`).
+  for (const [name, value] of around.overrides) if (definitions.has(name)) definitions.set(name, value);
   const keys = new Map<string, ParsetValue>();
   for (const { line, lineno } of parsetLines(text)) {
     const bang = line.startsWith('!');
@@ -129,7 +133,7 @@ function parseSteps(text: string, file: string, types: StepTypes, around: Surrou
     }
     const [, name, part, rest] = match as unknown as [string, string, 'control' | 'argument', string];
     let step = steps.get(name);
-    if (!step) steps.set(name, (step = { name, kind: 'recipe', type: '', control: new Map(), arguments: new Map(), line: entry.line, file }));
+    if (!step) steps.set(name, (step = { name, kind: 'recipe', type: '', control: new Map(), arguments: new Map(), line: entry.line, file, nameInFile: name }));
     (part === 'control' ? step.control : step.arguments).set(rest, entry);
   }
   for (const step of steps.values()) checkStep(step, types, steps);
@@ -210,7 +214,7 @@ function checkStep(step: PipelineStep, types: StepTypes, steps: Map<string, Pipe
       if (!inner || parseList(inner.value).length === 0) fail(file, inner?.line ?? step.line, `${step.name}.control.loopsteps`, 'a loop needs loopsteps, the steps it runs each time');
       for (const name of parseList(inner.value)) {
         if (!steps.has(name)) fail(file, inner.line, `${step.name}.control.loopsteps`, `step ${name} has no ${name}.control.* or ${name}.argument.* keys`);
-        if (steps.get(name)!.control.get('kind')?.value === 'pipeline') fail(file, inner.line, `${step.name}.control.loopsteps`, `step ${name} is a sub-pipeline: a loop runs steps, not sub-pipelines; list the sub-pipeline's steps in the loop instead`);
+        if (steps.get(name)!.control.get('kind')?.value === 'pipeline') fail(file, inner.line, `${step.name}.control.loopsteps`, `step ${name} is a sub-pipeline: a loop runs steps, not sub-pipelines (put the loop inside the sub-pipeline's parset)`);
       }
       return;
     }
@@ -240,7 +244,7 @@ function checkReferences(order: string[], steps: Map<string, PipelineStep>, hasM
       for (const [key, entry] of entries) {
         for (const match of entry.value.matchAll(OUTPUT_REFERENCE)) {
           const [, , name, what] = match as unknown as [string, string, string, string];
-          const full = `${step.name}.${part}.${key}`;
+          const full = `${step.nameInFile}.${part}.${key}`;
           if (name === 'input') {
             if (!inputs.includes(what.split(/[/.]/)[0]!)) fail(step.file, entry.line, full, `input.output.${what}: expected one of ${inputs.map((o) => `input.output.${o}`).join(', ')}`);
             continue;

@@ -200,9 +200,9 @@ export class ComputeJob {
     return this.#id;
   }
 
-  /** For the scheduler: a job queued in a later round of a pipeline loop is named apart from the same job of the round before (`<name>.round<r>`). */
-  nameInRound(round: number): void {
-    this.#id = `${this.#id}.round${round}`;
+  /** For the scheduler: a job queued in a later round of a pipeline loop is named apart from the same job of the round before (`<name>.round<r>`, `<name>.round<outer>.<inner>` in nested loops). */
+  nameInRound(rounds: readonly number[]): void {
+    this.#id = `${this.#id}.round${rounds.join('.')}`;
   }
 
   /** The cores it asks for (1 unless `cores` says). */

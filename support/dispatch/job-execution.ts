@@ -351,7 +351,7 @@ class JobExecution {
     if (status.signal) return { failure: 'signal', message: `killed by ${status.signal}` };
     if (status.code === 0) return {};
     const tail = this.#stderrTail.length ? `: ${this.#stderrTail.join(' | ')}` : '';
-    if (!this.#job.isNodeScript && status.code === 126 && this.#stdoutLines.length === 0 && WORKING_DIRECTORY_FAILED.test(tail) && PERMANENT_CAUSE.test(tail)) {
+    if (!this.#job.isNodeScript && status.code === 126 && this.#stdoutLines.length === 0 && WORKING_DIRECTORY_FAILED.test(tail) && (PERMANENT_CAUSE.test(tail) || /can't cd to/.test(tail))) {
       // The working directory cannot be made on the host: the command never ran, and no try will do better.
       return { failure: 'launch-failed', launchProblem: 'not-startable', message: `the working directory cannot be made or entered on the host (exit 126)${tail}` };
     }

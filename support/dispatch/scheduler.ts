@@ -76,8 +76,8 @@ export interface SchedulerSettings {
   durable?: () => Promise<void>;
   /** Undefined while the run's per-job files keep up; else resolves once they have caught up: no job starts before. */
   recordsCaughtUp?: () => Promise<void> | undefined;
-  /** The pipeline step running now (a generic-pipeline run), and its loop round: its jobs carry it. */
-  currentStep?: () => { step: string; round: number } | undefined;
+  /** The pipeline step running now (a generic-pipeline run), and the rounds of the loops it is in (outermost first): its jobs carry it. */
+  currentStep?: () => { step: string; rounds: readonly number[] } | undefined;
   /** A host's cores, when the cluster description or Slurm says: its jobs then run while their `cores` fit. */
   coresOf?: (host: string) => number | undefined;
   /** Where staged jobs' directories are (`<working_directory>/<job name>/<id>` on the host, `<job directory>/outputs/<id>` here), and the transfers a host takes at once. */
@@ -137,10 +137,11 @@ export class Scheduler {
   async run(jobs: readonly ComputeJob[], options: ScheduleOptions = {}, onEnded?: JobEndedListener, recipe = ''): Promise<void> {
     const settings = this.#settings;
     const scope = settings.currentStep?.();
+    const laterRound = scope !== undefined && scope.rounds.some((round) => round > 1);
     if (scope) {
       for (const job of jobs) {
         if (this.#named.has(job)) continue;
-        if (scope.round > 1) job.nameInRound(scope.round);
+        if (laterRound) job.nameInRound(scope.rounds);
         this.#steps.set(job, scope.step);
       }
     }
@@ -148,7 +149,7 @@ export class Scheduler {
     const pending: ComputeJob[] = [];
     const reused: ComputeJob[] = [];
     for (const job of jobs) {
-      const key = this.#identities.keyOf(job, recipe);
+      const key = this.#identities.keyOf(job, recipe, laterRound ? scope.rounds : undefined);
       this.#keys.set(job, key);
       const recorded = settings.dryRun ? undefined : settings.reusable?.(key);
       const gone = recorded?.stagedOut ? Object.values(recorded.stagedOut).find((path) => !existsSync(path)) : undefined;

@@ -46,8 +46,8 @@ export class GenericPipeline {
   readonly #ran = new Set<string>();
   readonly #recordFile: string;
   readonly #records: Record<string, StepRecord>;
-  /** The round of the loop whose steps run now: a step's jobs in a later round are named apart from the round before. */
-  #round: number | undefined;
+  /** The rounds of the loops whose steps run now, outermost first: a step's jobs in a later round are named apart from the round before. */
+  #rounds: number[] = [];
 
   constructor(parset: PipelineParset, context: GenericPipelineContext) {
     this.#parset = parset;
@@ -74,19 +74,20 @@ export class GenericPipeline {
   async #runStep(step: PipelineStep): Promise<boolean> {
     const { logger } = this.#context;
     if (step.kind === 'loop') return this.#runLoop(step);
-    const round = this.#round;
-    const report = (state: StepReport['state'], message?: string) => this.#context.reportStep({ step: step.name, kind: step.kind, stepType: step.type, state, ...(round ? { round } : {}), ...(message ? { message } : {}) });
+    const rounds = [...this.#rounds];
+    const report = (state: StepReport['state'], message?: string) => this.#context.reportStep({ step: step.name, kind: step.kind, stepType: step.type, state, ...(rounds.length > 0 ? { rounds } : {}), ...(message ? { message } : {}) });
     let control: Record<string, string>;
     let args: Record<string, string>;
     try {
-      control = this.#resolveAll(step, step.control);
-      args = this.#resolveAll(step, step.arguments);
+      control = this.#resolveAll(step, 'control', step.control);
+      args = this.#resolveAll(step, 'argument', step.arguments);
     } catch (error) {
       // A reference to an output the step before did not give: the step cannot run.
       report('failed', (error as Error).message);
       throw error;
     }
-    const inputs = createHash('sha256').update(JSON.stringify({ kind: step.kind, type: step.type, control, args })).digest('hex');
+    // A sub-pipeline's step also hangs on its parset's pipeline.mapfile, which its own keys do not show.
+    const inputs = createHash('sha256').update(JSON.stringify({ kind: step.kind, type: step.type, control, args, ...(step.subPipeline ? { sub: step.subPipeline } : {}) })).digest('hex');
     const recorded = this.#records[step.name];
     const upstream = this.#references(step).filter((name) => this.#ran.has(name));
     if (recorded && recorded.inputs === inputs && upstream.length === 0) {
@@ -130,7 +131,7 @@ export class GenericPipeline {
     const inner = parseList(step.control.get('loopsteps')!.value);
     // A loop that finished is skipped as a whole, on what its own keys and its steps' keys are.
     const innerSteps = inner.map((name) => this.#parset.steps.get(name)!);
-    const inputs = createHash('sha256').update(JSON.stringify({ loop: this.#resolveAll(step, step.control), steps: innerSteps.map((s) => [s.name, [...s.control], [...s.arguments]]) })).digest('hex');
+    const inputs = createHash('sha256').update(JSON.stringify({ loop: this.#resolveAll(step, 'control', step.control), steps: innerSteps.map((s) => [s.name, [...s.control], [...s.arguments]]) })).digest('hex');
     const upstream = innerSteps.flatMap((s) => this.#references(s)).filter((name) => this.#ran.has(name) && !inner.includes(name));
     const report = (state: StepReport['state'], message?: string) => this.#context.reportStep({ step: step.name, kind: 'loop', stepType: '', state, ...(message ? { message } : {}) });
     if (this.#records[step.name]?.inputs === inputs && upstream.length === 0) {
@@ -146,18 +147,22 @@ export class GenericPipeline {
       report('done');
     };
     report('started');
-    const outer = this.#round;
+    // The loop starts over: what its steps recorded in an earlier run is of some round of it, not
+    // this one (their jobs of each round are still reused by their identity, which has the round).
+    for (const name of inner) delete this.#records[name];
+    this.#record(step.name, undefined);
+    this.#rounds.push(0);
     try {
-      return await this.#rounds(step, count, inner, finish, report);
+      return await this.#runRounds(step, count, inner, finish, report);
     } finally {
-      this.#round = outer;
+      this.#rounds.pop();
     }
   }
 
-  async #rounds(step: PipelineStep, count: number, inner: string[], finish: () => void, report: (state: StepReport['state'], message?: string) => void): Promise<boolean> {
+  async #runRounds(step: PipelineStep, count: number, inner: string[], finish: () => void, report: (state: StepReport['state'], message?: string) => void): Promise<boolean> {
     for (let round = 1; round <= count; round++) {
       this.#context.logger.info(`loop ${step.name}: round ${round} of ${count}`);
-      this.#round = round;
+      this.#rounds[this.#rounds.length - 1] = round;
       for (const name of inner) {
         if (await this.#runStep(this.#parset.steps.get(name)!)) {
           report('failed', `step ${name} failed in round ${round}`);
@@ -194,12 +199,12 @@ export class GenericPipeline {
     return Object.fromEntries(Object.entries(outputs).filter(([, value]) => typeof value === 'string').map(([key, value]) => [key, value as string]));
   }
 
-  #resolveAll(step: PipelineStep, entries: Map<string, ParsetValue>): Record<string, string> {
-    return Object.fromEntries([...entries].map(([key, entry]) => [key, this.#resolve(step, key, entry.value)]));
+  #resolveAll(step: PipelineStep, part: 'control' | 'argument', entries: Map<string, ParsetValue>): Record<string, string> {
+    return Object.fromEntries([...entries].map(([key, entry]) => [key, this.#resolve(step, `${step.nameInFile}.${part}.${key}`, entry)]));
   }
 
   /** `input.output.*` and `<step>.output.<key>[.mapfile]` filled in from the pipeline and the steps that ran. */
-  #resolve(step: PipelineStep, key: string, value: string): string {
+  #resolve(step: PipelineStep, key: string, { value, line }: ParsetValue): string {
     const { jobDirectory } = this.#context;
     const input: Record<string, string> = {
       mapfile_dir: join(jobDirectory, 'mapfiles'),
@@ -216,7 +221,7 @@ export class GenericPipeline {
       const outputs = this.#outputs.get(name);
       const found = outputs?.[what] ?? (what.endsWith('.mapfile') ? outputs?.[what.slice(0, -'.mapfile'.length)] : undefined);
       if (found === undefined) {
-        throw new ConfigError(step.file, `${step.file}:${step.line}: ${step.name}: ${name}.output.${what} is not an output of step ${name} (its outputs: ${Object.keys(outputs ?? {}).join(', ') || 'none'})`);
+        throw new ConfigError(step.file, `${step.file}:${line}: ${key}: ${name}.output.${what} is not an output of step ${name} (its outputs: ${Object.keys(outputs ?? {}).join(', ') || 'none'})`);
       }
       return before + found;
     });
@@ -231,8 +236,10 @@ export class GenericPipeline {
     return [...names];
   }
 
-  #record(name: string, record: StepRecord): void {
-    this.#records[name] = record;
+  /** Records a finished step (undefined: forgets it) and writes steps.json whole. */
+  #record(name: string, record: StepRecord | undefined): void {
+    if (record) this.#records[name] = record;
+    else delete this.#records[name];
     mkdirSync(this.#context.jobDirectory, { recursive: true });
     writeFileSync(`${this.#recordFile}.draft`, JSON.stringify(this.#records, null, 2));
     renameSync(`${this.#recordFile}.draft`, this.#recordFile);

@@ -30,9 +30,11 @@ export function hashOf(value: unknown): string {
 export class JobIdentities {
   readonly #seen = new Map<string, number>();
 
-  keyOf(job: IdentifiedJob, recipe: string): string {
+  /** `rounds`: the pipeline loop rounds the job was queued in, when one is past the first (the same job in another round is another job). */
+  keyOf(job: IdentifiedJob, recipe: string, rounds?: readonly number[]): string {
     const base = hashOf({
       recipe,
+      ...(rounds && rounds.some((round) => round > 1) ? { rounds } : {}),
       host: job.requestedHost,
       command: job.isNodeScript ? { node: String(job.command) } : { shell: String(job.command) },
       args: job.args,

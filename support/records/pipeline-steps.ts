@@ -24,6 +24,8 @@ export function pipelineSteps(jobDirectory: string, run: RecordedRun): StepStatu
   const parsetFile = run.started.inputs.parset;
   if (typeof parsetFile !== 'string' || !existsSync(parsetFile)) return undefined;
   const names: string[] = [];
+  /** A loop's step: its loop, under which steps.json keeps what the step gave when the loop finished. */
+  const loopOf = new Map<string, string>();
   try {
     // Only the order is wanted here: every type is taken as known.
     const parset = readPipelineParset(parsetFile, { isTask: () => true, isPlugin: () => true });
@@ -31,7 +33,10 @@ export function pipelineSteps(jobDirectory: string, run: RecordedRun): StepStatu
       names.push(name);
       // A loop's steps follow it.
       const loopsteps = parset.steps.get(name)!.kind === 'loop' ? parset.steps.get(name)!.control.get('loopsteps') : undefined;
-      if (loopsteps) names.push(...parseList(loopsteps.value).filter((inner) => !names.includes(inner)));
+      for (const inner of loopsteps ? parseList(loopsteps.value).filter((step) => !names.includes(step)) : []) {
+        names.push(inner);
+        loopOf.set(inner, name);
+      }
     }
   } catch {
     return undefined;
@@ -56,7 +61,8 @@ export function pipelineSteps(jobDirectory: string, run: RecordedRun): StepStatu
     const failed = jobs.filter((job) => job.state === 'failed').length;
     const heard = run.steps?.get(name)?.state;
     let state: StepState;
-    if (heard === 'done' || heard === 'skipped' || (heard === undefined && name in finished)) state = 'done';
+    const finishedBefore = name in finished || (loopOf.has(name) && `${loopOf.get(name)}/${name}` in finished);
+    if (heard === 'done' || heard === 'skipped' || (heard === undefined && finishedBefore)) state = 'done';
     else if (heard === 'failed') state = 'failed';
     else if (heard === undefined && jobs.length === 0) state = 'not started';
     else if (heard === undefined && failed > 0 && (ended || jobs.every((job) => job.state === 'succeeded' || job.state === 'failed'))) state = 'failed';

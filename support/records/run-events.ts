@@ -54,8 +54,8 @@ export interface StepChanged {
   /** Its task, plugin or sub-pipeline parset. */
   stepType: string;
   state: 'started' | 'done' | 'skipped' | 'failed';
-  /** A step inside a loop: the loop's round, from 1. */
-  round?: number;
+  /** A step inside a loop: the rounds of the loops it is in, outermost first, each from 1. */
+  rounds?: number[];
   message?: string;
 }
 

@@ -52,6 +52,8 @@ const TAIL_BYTES = 16 * 1024;
 /** Failed jobs whose logs are read, and jobs in all: bounded, so a run of 100,000 jobs still renders fast and small. */
 const TAILED_FAILED_JOBS = 200;
 const TAILED_JOBS = 1000;
+/** Bytes of log lines in the page at most (1,000 tails of 16 KiB would be 16 MB). */
+const TAIL_BUDGET = 2 * 1024 * 1024;
 /**
  * Bytes of commands, arguments and messages embedded: past it, details point at command.sh. Less
  * when job names and attempts take much of the page (about 60 bytes of columns per attempt), so a page stays under 20 MB.
@@ -850,9 +852,13 @@ function tailedJobs(recorded: RecordedRun): string[] {
 export function writeRunPage(jobDirectory: string, recorded: RecordedRun, file: string): number {
   const attempts = readRunAttempts(journalPath(jobDirectory), recorded.started.run);
   const logTails = new Map<string, string[]>();
+  let tailBytes = 0;
   for (const job of tailedJobs(recorded)) {
+    if (tailBytes > TAIL_BUDGET) break; // the page stays within its size: later jobs point at their job.log
     const tail = readLogTail(jobLogPath(jobDirectory, job));
-    if (tail) logTails.set(job, tail);
+    if (!tail) continue;
+    logTails.set(job, tail);
+    tailBytes += tail.reduce((sum, line) => sum + line.length + 4, 0);
   }
   const steps = pipelineSteps(jobDirectory, recorded);
   const html = renderRunPage({ jobDirectory, recorded, attempts, logTails, ...(steps ? { steps } : {}), ...(recorded.status === 'running' ? { now: Date.now() } : {}) });

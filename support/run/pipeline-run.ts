@@ -94,7 +94,7 @@ export class PipelineRun {
   #tasks: Promise<TaskCatalog> | undefined;
   #interruptedBy: NodeJS.Signals | undefined;
   /** The pipeline step whose jobs are being queued now. */
-  #currentStep: { step: string; round: number } | undefined;
+  #currentStep: { step: string; rounds: readonly number[] } | undefined;
   /** What the run could not record once its disk filled or went read-only. */
   readonly #outage: RecordsOutage;
   /** The user directories whose node scripts the hosts run from their deployed copy. */
@@ -423,7 +423,7 @@ export class PipelineRun {
 
   /** A pipeline step started or ended: recorded, and the jobs queued while it runs carry it (a loop's own start names no jobs). */
   #reportStep(report: StepReport): void {
-    if (report.kind !== 'loop') this.#currentStep = report.state === 'started' ? { step: report.step, round: report.round ?? 1 } : undefined;
+    if (report.kind !== 'loop') this.#currentStep = report.state === 'started' ? { step: report.step, rounds: report.rounds ?? [] } : undefined;
     if (!this.#options.dryRun) this.events.emit({ type: 'step', time: new Date().toISOString(), run: this.runId, ...report });
   }
 

@@ -102,6 +102,8 @@ stampit.control.inputs    = [x]
     expect(again.code, again.stderr).to.equal(0);
     for (const step of ['listdata', 'copy', 'allinone', 'mkdir']) expect(again.stderr).to.match(new RegExp(`step ${step}: finished in an earlier run with the same inputs; not run again`));
     expect(again.stderr).to.match(/loop repeat: finished in an earlier run/);
+    // A loop skipped as a whole still shows its steps done.
+    expect((await ws.run(['status', 'genericpipeline'])).stdout).to.include('repeat done, stampit done');
     expect(readFileSync(calls, 'utf8').trim().split('\n')).to.have.length(6);
     expect(readFileSync(join(out, 'rounds.txt'), 'utf8')).to.equal('round\nround\n');
 
@@ -152,5 +154,84 @@ stampit.control.inputs    = [x]
     expect(result.code).to.equal(2);
     expect(stderrLines(result).filter((line) => !/INFO/.test(line))).to.deep.equal([`pipeline: ${parset}:14: copy.control.type: unknown task type "copyfiles"; expected a section of the task files`]);
     expect(existsSync(calls)).to.equal(false);
+  });
+
+  /** A parset whose loop runs a step over 6 files `rounds` times, appending a line to each file each round (0.3 s a job); loops nested when `inner`. */
+  function loopSetUp(rounds: number, inner?: number): { parset: string; data: string; calls: string } {
+    const { ws } = project;
+    ws.writeConfig('method = local\nmax_per_node = 2');
+    const data = join(ws.dir, 'loopdata');
+    mkdirSync(data);
+    for (let i = 0; i < 6; i++) writeFileSync(join(data, `L1_SB00${i}.MS`), '');
+    const calls = join(ws.dir, 'calls.log');
+    const append = ws.write('append.sh', `#!/bin/sh\necho "$1" >> ${calls}\nsleep 0.3\necho round >> "$1"\n`);
+    chmodSync(append, 0o755);
+    ws.write('tasks.cfg', `[append]\nrecipe = executable_args\nexecutable = ${append}\n`);
+    const loops = inner === undefined
+      ? `outer.control.kind = loop\nouter.control.loopcount = ${rounds}\nouter.control.loopsteps = [work]\n`
+      : `outer.control.kind = loop\nouter.control.loopcount = ${rounds}\nouter.control.loopsteps = [innerloop]\ninnerloop.control.kind = loop\ninnerloop.control.loopcount = ${inner}\ninnerloop.control.loopsteps = [work]\n`;
+    const parset = ws.write('loop.parset', `pipeline.steps = [listdata, outer]
+listdata.control.kind        = plugin
+listdata.control.type        = createMapfile
+listdata.control.method      = mapfile_from_folder
+listdata.control.mapfile_dir = input.output.mapfile_dir
+listdata.control.filename    = data.mapfile
+listdata.control.folder      = ${data}
+${loops}work.control.type       = append
+work.control.mapfile_in = listdata.output.mapfile
+work.control.inputkey   = ms
+work.control.arguments  = [ms]
+work.control.inplace    = True
+`);
+    return { parset, data, calls };
+  }
+
+  const linesOf = (file: string) => readFileSync(file, 'utf8').split('\n').filter(Boolean).length;
+
+  it('after SIGKILL in round 2 of a loop of 3, a rerun starts the loop over, reuses what each round had finished, and ends with every round done once', async () => {
+    const { ws } = project;
+    const { parset, data, calls } = loopSetUp(3);
+    const master = spawn(process.execPath, [cliPath, 'run', 'genericpipeline', parset, '--config', ws.configPath], { cwd: ws.dir, stdio: 'ignore' });
+    const files = Array.from({ length: 6 }, (_, i) => join(data, `L1_SB00${i}.MS`));
+    for (let waited = 0; !files.some((file) => linesOf(file) >= 2); waited += 20) {
+      if (waited > 60_000) throw new Error('round 2 never began');
+      await delay(20);
+    }
+    master.kill('SIGKILL');
+    await new Promise((resolve) => master.once('close', resolve));
+    const before = readFileSync(calls, 'utf8').trim().split('\n').length;
+    const rerun = await ws.run(['run', 'genericpipeline', parset]);
+    expect(rerun.code, rerun.stderr).to.equal(0);
+    expect(rerun.stderr).to.match(/step listdata: finished in an earlier run/);
+    expect(rerun.stderr).to.match(/loop outer: round 3 of 3/);
+    // Every file got its three rounds (a job the kill cut off mid-way may have appended once more), none was skipped.
+    for (const file of files) expect(linesOf(file), file).to.be.within(3, 4);
+    const all = readFileSync(calls, 'utf8').trim().split('\n');
+    expect(all.length - before, 'jobs run by the rerun').to.be.below(18);
+    const status = JSON.parse((await ws.run(['status', 'genericpipeline', '--json'])).stdout) as { jobs: Array<{ job: string; state: string }> };
+    const names = status.jobs.filter((job) => job.state === 'succeeded').map((job) => job.job).sort();
+    expect(names).to.include.members(['work.0', 'work.0.round2', 'work.0.round3', 'work.5.round3']);
+  });
+
+  it('a loop inside a loop names each round\'s jobs apart (<name>.round<outer>.<inner>) and runs them all', async () => {
+    const { ws } = project;
+    const { parset, data } = loopSetUp(2, 2);
+    const result = await ws.run(['run', 'genericpipeline', parset, '--json']);
+    expect(result.code, result.stderr).to.equal(0);
+    for (let i = 0; i < 6; i++) expect(linesOf(join(data, `L1_SB00${i}.MS`))).to.equal(4);
+    const queued = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; job?: string; step?: string }).filter((event) => event.type === 'job-queued' && event.job?.startsWith('work.0'));
+    expect(queued.map((event) => event.job)).to.deep.equal(['work.0', 'work.0.round1.2', 'work.0.round2.1', 'work.0.round2.2']);
+  });
+
+  it('a reference to an output the step before did not give stops the pipeline with one line naming the line and key (exit 2)', async () => {
+    const { ws } = project;
+    const { parset } = setUp();
+    writeFileSync(parset, readFileSync(parset, 'utf8').replace('mkdir.control.directory = {{ out_dir }}/done', 'mkdir.control.directory = listdata.output.nosuch'));
+    const line = readFileSync(parset, 'utf8').split('\n').findIndex((text) => text.startsWith('mkdir.control.directory')) + 1;
+    const result = await ws.run(['run', 'genericpipeline', parset]);
+    expect(result.code).to.equal(2);
+    expect(stderrLines(result).filter((text) => text.startsWith('pipeline:'))).to.deep.equal([
+      `pipeline: ${parset}:${line}: mkdir.control.directory: listdata.output.nosuch is not an output of step listdata (its outputs: mapfile)`,
+    ]);
   });
 });

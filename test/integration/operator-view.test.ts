@@ -28,7 +28,8 @@ describe("the operator's view: --json, the status line, status, logs, jobs", fun
     expect(result.code, result.stderr).to.equal(0);
     const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(events[0]).to.include({ type: 'run-started', v: 1, jobName: 'markers', recipe: 'markers', fresh: false, pid: events[0]!.pid });
-    expect(events[0]).to.have.all.keys('type', 'v', 'time', 'run', 'jobName', 'recipe', 'recipePath', 'inputs', 'inputsHash', 'hosts', 'pid', 'controlHost', 'fresh', 'logFile');
+    expect(events[0]).to.have.all.keys('type', 'v', 'time', 'run', 'jobName', 'recipe', 'recipePath', 'inputs', 'inputsHash', 'hosts', 'pid', 'controlHost', 'fresh', 'logFile', 'configFile');
+    expect(events[0]!.configFile).to.equal(project.ws.configPath);
     expect(events.at(-1)).to.include({ type: 'run-ended', returncode: 0, interrupted: null });
     expect(events.at(-1)!.outputs).to.have.property('results');
     const byType = (type: string) => events.filter((event) => event.type === type);

@@ -55,7 +55,7 @@ def main(ms, calls, **kwargs):
     time.sleep(1.0)
     with open(ms + '.checked', 'w') as out:
         out.write('checked %s\\n' % os.path.basename(ms))
-    return {'checked': ms + '.checked', 'flagged': 0.25}
+    return {'checked': ms + '.checked', 'flagged': 0.25, '../../escaped': 'x'}
 `);
     ws.write('converged.py', `import os
 
@@ -216,6 +216,9 @@ finalize.argument.outdir    = {{ results }}
     expect(checked.entries.map((entry) => [entry.host, entry.file])).to.deep.equal(prep.entries.map((entry) => [entry.host, `${entry.file}.checked`]));
     expect(DataMap.load(join(mapfiles, 'check.flagged.mapfile')).entries.map((entry) => entry.file)).to.deep.equal(Array(6).fill('0.25'));
     expect(readFileSync(calls, 'utf8').trim().split('\n').sort()).to.deep.equal(Array.from({ length: 6 }, (_, i) => `L1_SB00${i}.ndppp_prep`));
+    // A returned key that is not a plain name gets no map, and no file is written for it anywhere.
+    expect(run.stderr).to.include('outputs "../../escaped" of the jobs are not plain names');
+    expect(readdirSync(ws.jobDirectory('gp'), { recursive: true }).map(String).filter((path) => path.includes('escaped'))).to.deep.equal([]);
     // The sub-pipeline copied every output to the results directory given by the calling step.
     expect(readdirSync(results).sort()).to.deep.equal(Array.from({ length: 6 }, (_, i) => `L1_SB00${i}.ndppp_prep`));
     expect(DataMap.load(join(mapfiles, 'finalize-collect.mapfile')).length).to.equal(6);

@@ -175,6 +175,18 @@ last.control.mapfile_in = fin-copy.output.mapfile
       expect(names.control.get('mapfile_y')!.value).to.equal('prep.output.mapfile');
     });
 
+    it('lets the step\'s argument keys replace a definition the sub-parset only takes from the calling parset', () => {
+      const parset = read(main('fin.argument.site = astron\n'));
+      expect(parset.steps.get('fin-copy')!.control.get('arguments')!.value).to.equal('[x, /results, astron]');
+      // The calling parset's own keys keep its value.
+      expect(parset.definitions.get('site')).to.equal('lofar');
+    });
+
+    it('names a mistake in a sub-pipeline step\'s references by the key as its own file writes it', () => {
+      writeFileSync(join(dir, 'sub.parset'), 'pipeline.steps = [a]\na.control.type = executable_args\na.control.mapfile_in = nosuch.output.mapfile\n');
+      expect(refused(main().replace('last.control.mapfile_in = fin-copy.output.mapfile', 'last.control.mapfile_in = prep.output.mapfile'))).to.match(/sub\.parset:3: a\.control\.mapfile_in: nosuch\.output\.mapfile refers to a step this parset does not have/);
+    });
+
     it('takes pipeline.replace.<name> as LOFAR does, as ! <name>', () => {
       const parset = read(main().replace('! site = lofar', 'pipeline.replace.site = lofar'));
       expect(parset.steps.get('fin-copy')!.control.get('arguments')!.value).to.equal('[x, /results, lofar]');
