@@ -98,12 +98,8 @@ export default class ExecutableArgs extends RemoteCommand(BaseRecipe) {
       outPaths = [join(mapfileDir, `${stepname}.mapfile`)];
       outMaps = [renamed(inMaps[0]!, workDir, `.${stepname}`)];
     }
-    if (!validateDataMaps(inMaps[0]!, outMaps[0]!)) {
-      this.logger.error(`the data maps ${inList[0]} and ${outPaths[0]} differ in length or hosts; validation failed`);
-      return 1;
-    }
-    // Every map goes entry by entry with the first: an entry skipped in one is skipped in all, so
-    // the files given to a job are all of its entry (LOFAR aligned only the first two).
+    // Every map goes entry by entry with the first (the output map too): an entry skipped in one is
+    // skipped in all, so the files given to a job are all of its entry (LOFAR aligned only the first two).
     const maps = [...inMaps, ...outMaps];
     const odd = maps.findIndex((map) => !validateDataMaps(inMaps[0]!, map));
     if (odd >= 0) {
