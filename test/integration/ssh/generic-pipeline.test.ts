@@ -37,7 +37,6 @@ describe('genericpipeline: a prefactor-style parset over 3 real sshd hosts', fun
   this.timeout(240_000);
   let p: SshPipeline;
   let work: string;
-  const lofar = lofarPythonPath();
   before(async () => {
     p = await startSshPipeline({ hosts: 3 });
     work = join(p.cluster.dir, 'work');
@@ -227,6 +226,7 @@ finalize.argument.outdir    = {{ results }}
     // Every map this run wrote reads back in LOFAR's own data_map.py, as what this framework reads.
     const written = readdirSync(mapfiles).filter((name) => name.endsWith('.mapfile')).map((name) => join(mapfiles, name));
     expect(written.length).to.be.at.least(10);
+    const lofar = lofarPythonPath();
     if (lofar === undefined) noteNoLofar();
     else {
       const byLofar = readWithLofar(lofar, written);
